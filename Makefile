@@ -1,0 +1,40 @@
+# The two commands of the README: `make study` and `make test`. Each creates .venv if needed.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+# reinstall when the project's metadata changes
+BASE_STAMP = $(VENV)/.stamp-base
+TEST_STAMP = $(VENV)/.stamp-test
+
+.PHONY: study test test-fast bench bench-quick clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(BASE_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test,web,dask]'
+	touch $@ $(BASE_STAMP)
+
+study: $(BASE_STAMP)  ## the full study on MNIST, ending in a report
+	$(BIN)/digitlab data info mnist
+	$(BIN)/digitlab data show mnist --out mnist-digits.png
+
+test: $(TEST_STAMP)  ## the whole test suite (slow exact-reproduction tests included)
+	$(BIN)/python -m pytest
+
+test-fast: $(TEST_STAMP)
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
+bench: $(TEST_STAMP)
+	$(BIN)/python -m benchmarks
+
+bench-quick: $(TEST_STAMP)
+	$(BIN)/python -m benchmarks --quick
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

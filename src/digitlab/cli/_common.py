@@ -1,0 +1,54 @@
+"""Options and output helpers shared by commands."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(file_okay=False), envvar="DIGITLAB_DATA_DIR", default=None,
+    help="Folder with the dataset files (else $DIGITLAB_DATA_DIR, then the user cache).",
+)
+cache_dir_option = click.option(
+    "--cache-dir", type=click.Path(file_okay=False), envvar="DIGITLAB_CACHE_DIR", default=None,
+    help="Writable cache for downloads (default: the platform's user cache).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress output.")
+
+
+def print_json(obj) -> None:
+    click.echo(json.dumps(obj, indent=2, default=_default))
+
+
+def _default(o):
+    import numpy as np
+    from pathlib import Path
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def console():
+    from rich.console import Console
+
+    return Console(stderr=False, highlight=False, soft_wrap=True)
+
+
+def err_console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def show_progress() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,185 @@
+"""The objects every later step receives: a :class:`Dataset` and a train/test :class:`Split`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from ..exceptions import DataError
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Images and labels of one dataset (or one part of it).
+
+    Attributes
+    ----------
+    name : str
+        ``"mnist"``, ``"fashion-mnist"``, ``"digits"`` or the user file/folder name.
+    images : ndarray of shape (n_samples, height, width), dtype=uint8
+        Pixel intensities, 0 = background. Never converted to float here: full MNIST is 55 MB.
+    labels : ndarray of shape (n_samples,), dtype=int64
+        Class indices into :attr:`classes`.
+    classes : tuple of str
+        Class names (``"0"``..``"9"`` for digits).
+    split : str
+        Which part this is: ``"all"``, ``"train"``, ``"test"`` (canonical) or a description of a
+        random split such as ``"train (stratified, test_size=0.2, seed=0)"``.
+    source : str
+        Where the data was read from.
+    checksums : dict of str to str
+        ``{file name: "md5:<hex>"}`` of the files read; ``verified`` says if they matched the registry.
+    verified : bool
+    n_train : int or None
+        For datasets with a canonical split, the number of leading samples that form the training set.
+    """
+
+    name: str
+    images: np.ndarray
+    labels: np.ndarray
+    classes: tuple[str, ...]
+    split: str = "all"
+    source: str = ""
+    checksums: dict = field(default_factory=dict)
+    verified: bool = False
+    n_train: int | None = None
+
+    @property
+    def X(self) -> np.ndarray:
+        """Flat ``(n_samples, height*width)`` uint8 view of :attr:`images` (no copy)."""
+        return self.images.reshape(len(self.images), -1)
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.labels
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.images.shape[1:])
+
+    @property
+    def n_features(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.images.nbytes + self.labels.nbytes)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __repr__(self) -> str:
+        h, w = self.shape
+        return (
+            f"Dataset({self.name!r}, split={self.split!r}, n={len(self):,}, {h}x{w} uint8, "
+            f"classes={len(self.classes)}, source={self.source!r})"
+        )
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=len(self.classes))
+
+    def subset(self, index, split: str | None = None) -> "Dataset":
+        """Rows *index* (a slice gives views, an index array a copy)."""
+        return replace(
+            self, images=self.images[index], labels=self.labels[index],
+            split=split or self.split, n_train=None,
+        )
+
+    def where(self, label: int) -> "Dataset":
+        return self.subset(np.flatnonzero(self.labels == label), self.split)
+
+    def train_test(self, test_size: float | int | None = None, *, seed: int = 0,
+                   limit: int | None = None, stratify: bool = True) -> "Split":
+        """Split into train and test.
+
+        Parameters
+        ----------
+        test_size : float or int, default=None
+            ``None`` uses the canonical split when the dataset has one (MNIST: the first 60,000
+            images train), else 0.2. A float is a fraction, an int a count, drawn at random with
+            *seed*, stratified by class unless ``stratify=False`` (the notebooks' unstratified
+            ``train_test_split`` is ``stratify=False``).
+        seed : int, default=0
+        limit : int, default=None
+            Keep a stratified subset of at most *limit* training images, and the test set cut in
+            the same proportion, for quick runs.
+        """
+        from sklearn.model_selection import train_test_split
+
+        if test_size is None and self.n_train is not None:
+            train = self.subset(slice(0, self.n_train), "train")
+            test = self.subset(slice(self.n_train, None), "test")
+            how = "canonical"
+        else:
+            size = 0.2 if test_size is None else test_size
+            _check_size(size, len(self), "test_size")
+            idx = np.arange(len(self))
+            tr, te = train_test_split(
+                idx, test_size=size, random_state=seed,
+                stratify=self.labels if stratify else None,
+            )
+            kind = "stratified" if stratify else "random"
+            desc = f"{kind}, test_size={size:g}, seed={seed}"
+            train = self.subset(np.sort(tr) if stratify else tr, f"train ({desc})")
+            test = self.subset(np.sort(te) if stratify else te, f"test ({desc})")
+            how = desc
+        split = Split(train, test, how)
+        return split.limit(limit, seed=seed) if limit else split
+
+
+def _check_size(size, n, field_name):
+    if isinstance(size, float) and not 0 < size < 1:
+        raise DataError(f"{field_name}: must be between 0 and 1 or a count, got {size}")
+    if isinstance(size, int) and not 0 < size < n:
+        raise DataError(f"{field_name}: must be between 1 and {n - 1}, got {size}")
+
+
+def _stratified_take(ds: Dataset, n: int, seed: int) -> Dataset:
+    from sklearn.model_selection import train_test_split
+
+    if n >= len(ds):
+        return ds
+    counts = ds.class_counts()
+    strat = ds.labels if (counts[counts > 0] >= 2).all() and n >= np.count_nonzero(counts) else None
+    keep, _ = train_test_split(np.arange(len(ds)), train_size=n, random_state=seed, stratify=strat)
+    return ds.subset(np.sort(keep), ds.split)
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """A train and a test :class:`Dataset`, and how they were made."""
+
+    train: Dataset
+    test: Dataset
+    how: str = "canonical"
+
+    @property
+    def X_train(self):
+        return self.train.X
+
+    @property
+    def y_train(self):
+        return self.train.y
+
+    @property
+    def X_test(self):
+        return self.test.X
+
+    @property
+    def y_test(self):
+        return self.test.y
+
+    def limit(self, n_train: int, *, seed: int = 0) -> "Split":
+        """Stratified subset with at most *n_train* training images; test cut in proportion."""
+        if n_train < 1:
+            raise DataError(f"limit: must be a positive number of images, got {n_train}")
+        n_test = max(1, round(n_train * len(self.test) / len(self.train)))
+        return Split(
+            _stratified_take(self.train, n_train, seed),
+            _stratified_take(self.test, n_test, seed),
+            f"{self.how}, limit={n_train}",
+        )
+
+    def describe(self) -> dict:
+        return {"how": self.how, "n_train": len(self.train), "n_test": len(self.test)}

@@ -1,0 +1,217 @@
+"""Read and write IDX files (the MNIST format), plain or gzip-compressed.
+
+The reader trusts nothing in the file: the header's dimensions are checked with Python integers
+against a size cap and the file's real size *before* any allocation, gzip streams are decompressed
+only up to the size the header announces (plus one byte to detect trailing data), and every
+decompression failure — including ``zlib.error``, which is not an ``OSError`` — becomes a
+:class:`~digitlab.exceptions.DataError` naming the file.
+"""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import hashlib
+import io
+import math
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..exceptions import DataError, InputMissingError, NoPermissionError
+
+# Only unsigned bytes: every MNIST-format dataset is uint8, and refusing the float type codes
+# means NaN/inf can never enter through an IDX file.
+UBYTE = 0x08
+MAX_PAYLOAD = 512 * 2**20  # refuse headers claiming more than 512 MiB
+_CHUNK = 4 * 2**20
+
+
+def open_input(path: str | os.PathLike):
+    """Open *path* for binary reading, mapping OS errors to digitlab errors (exit 66/77)."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise InputMissingError(f"{path}: is a directory, expected a file")
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputMissingError(f"{path}: no such file") from None
+    except PermissionError:
+        raise NoPermissionError(f"{path}: permission denied") from None
+    except OSError as exc:
+        if exc.errno == errno.EISDIR:
+            raise InputMissingError(f"{path}: is a directory, expected a file") from None
+        raise InputMissingError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+def _is_gzip(fh) -> bool:
+    head = fh.read(2)
+    fh.seek(0)
+    return head == b"\x1f\x8b"
+
+
+class _Reader:
+    """Bounded reads from a raw or gzip stream; decompression errors become DataError."""
+
+    def __init__(self, fh, name: str):
+        self.name = name
+        self.gz = _is_gzip(fh)
+        self.fh = gzip.GzipFile(fileobj=fh, mode="rb") if self.gz else fh
+        self.raw = fh
+
+    def readinto(self, buf: memoryview) -> int:
+        total = 0
+        try:
+            while total < len(buf):
+                n = self.fh.readinto(buf[total : total + _CHUNK])
+                if not n:
+                    break
+                total += n
+        except EOFError as exc:
+            raise DataError(f"{self.name}: corrupt gzip ({exc})") from None
+        except zlib.error as exc:
+            raise DataError(f"{self.name}: corrupt gzip (bad deflate stream: {exc})") from None
+        except gzip.BadGzipFile as exc:
+            raise DataError(f"{self.name}: corrupt gzip ({exc})") from None
+        except OSError as exc:
+            raise DataError(f"{self.name}: cannot read ({exc})") from None
+        return total
+
+    def read(self, n: int) -> bytes:
+        buf = bytearray(n)
+        got = self.readinto(memoryview(buf))
+        return bytes(buf[:got])
+
+
+def _expected_magic(ndim: int) -> int:
+    return (UBYTE << 8) | ndim
+
+
+def parse_header(head: bytes, name: str, ndim: int | None = None) -> tuple[int, ...]:
+    """Validate the 4-byte magic and return the dimensions that follow it."""
+    if len(head) < 4:
+        raise DataError(f"{name}: too short for IDX header ({len(head)} bytes)")
+    zero, dtype, nd = struct.unpack(">HBB", head[:4])
+    magic = struct.unpack(">I", head[:4])[0]
+    want = f"; expected 0x{_expected_magic(ndim):08X} (uint8, {ndim}-D)" if ndim else ""
+    if zero != 0 or dtype != UBYTE or nd == 0 or (ndim is not None and nd != ndim):
+        raise DataError(f"{name}: bad IDX magic 0x{magic:08X}{want}")
+    if len(head) < 4 + 4 * nd:
+        raise DataError(f"{name}: too short for IDX header ({len(head)} bytes)")
+    dims = struct.unpack(f">{nd}I", head[4 : 4 + 4 * nd])
+    if any(d < 1 for d in dims):
+        raise DataError(f"{name}: IDX header has a dimension of 0 ({_fmt_dims(dims)})")
+    return dims
+
+
+def _fmt_dims(dims) -> str:
+    return "×".join(str(d) for d in dims)
+
+
+def read_idx(
+    path: str | os.PathLike,
+    *,
+    ndim: int | None = None,
+    out: np.ndarray | None = None,
+    max_bytes: int = MAX_PAYLOAD,
+) -> tuple[np.ndarray, str]:
+    """Read an IDX file of unsigned bytes.
+
+    Parameters
+    ----------
+    path : path-like
+        The file, gzip-compressed or not (detected from its content, not its name).
+    ndim : int, default=None
+        Required number of dimensions (3 for images, 1 for labels); ``None`` accepts any.
+    out : ndarray of dtype uint8, default=None
+        Preallocated, C-contiguous array to read into (its size must match the header). Lets a
+        caller read train and test into one block without a concatenating copy.
+    max_bytes : int, default=512 MiB
+        Largest payload accepted; bigger headers are refused before anything is allocated.
+
+    Returns
+    -------
+    array : ndarray of dtype uint8 with the header's shape
+    md5 : str
+        MD5 of the uncompressed file bytes (header + payload), the registry's checksum.
+    """
+    name = str(path)
+    with open_input(path) as fh:
+        return _read_idx_stream(fh, name, ndim=ndim, out=out, max_bytes=max_bytes)
+
+
+def read_idx_bytes(data: bytes, name: str = "<bytes>", **kwargs) -> tuple[np.ndarray, str]:
+    """:func:`read_idx` on bytes in memory (uploads, tests, fuzzing)."""
+    return _read_idx_stream(io.BytesIO(data), name, **kwargs)
+
+
+def _read_idx_stream(fh, name, *, ndim=None, out=None, max_bytes=MAX_PAYLOAD):
+    reader = _Reader(fh, name)
+    head4 = reader.read(4)
+    nd = head4[3] if len(head4) == 4 else 0
+    rest = reader.read(4 * nd) if nd else b""
+    head = head4 + rest
+    dims = parse_header(head, name, ndim)
+    n_bytes = math.prod(dims)  # Python int: cannot overflow
+    if n_bytes > max_bytes:
+        raise DataError(
+            f"{name}: IDX header claims {_fmt_dims(dims)} = {n_bytes:,} bytes, "
+            f"more than the {max_bytes // 2**20} MiB limit"
+        )
+    if not reader.gz:
+        pos = fh.tell()
+        payload = fh.seek(0, io.SEEK_END) - len(head)
+        fh.seek(pos)
+        if payload != n_bytes:
+            raise DataError(
+                f"{name}: header says {_fmt_dims(dims)} = {n_bytes:,} bytes; payload has {payload:,}"
+            )
+    if out is None:
+        out = np.empty(dims, dtype=np.uint8)
+    elif out.shape != tuple(dims) or out.dtype != np.uint8 or not out.flags.c_contiguous:
+        raise DataError(f"{name}: expected shape {out.shape}, file has {_fmt_dims(dims)}")
+    view = memoryview(out.reshape(-1))
+    got = reader.readinto(view)
+    if got < n_bytes:
+        raise DataError(f"{name}: header says {_fmt_dims(dims)} = {n_bytes:,} bytes; payload has {got:,}")
+    extra = reader.read(1)
+    if extra:
+        raise DataError(f"{name}: header says {_fmt_dims(dims)} = {n_bytes:,} bytes; payload has trailing data")
+    md5 = hashlib.md5(head)
+    md5.update(view)
+    return out, md5.hexdigest()
+
+
+def peek_idx_dims(path: str | os.PathLike, ndim: int | None = None) -> tuple[int, ...]:
+    """Read only the header of an IDX file (for preallocation)."""
+    name = str(path)
+    with open_input(path) as fh:
+        reader = _Reader(fh, name)
+        head4 = reader.read(4)
+        nd = head4[3] if len(head4) == 4 else 0
+        return parse_header(head4 + (reader.read(4 * nd) if nd else b""), name, ndim)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """The IDX encoding of a uint8 array."""
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        raise DataError(f"IDX writer supports uint8 arrays only, got {array.dtype}")
+    if array.ndim < 1 or 0 in array.shape:
+        raise DataError(f"IDX writer needs a non-empty array, got shape {array.shape}")
+    head = struct.pack(">HBB", 0, UBYTE, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return head + np.ascontiguousarray(array).tobytes()
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | None = None) -> Path:
+    """Write *array* as an IDX file, atomically; gzip it when *compress* or the name ends in .gz."""
+    from .._atomic import write_bytes
+
+    path = Path(path)
+    data = idx_bytes(array)
+    if compress or (compress is None and path.suffix == ".gz"):
+        data = gzip.compress(data, mtime=0)
+    return write_bytes(path, data)

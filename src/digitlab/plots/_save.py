@@ -1,0 +1,27 @@
+"""Write a figure atomically (temp file + rename) and close it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._atomic import atomic_path
+
+
+def save_figure(fig, path, *, dpi: int = 110) -> Path:
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    fmt = path.suffix.lstrip(".") or "png"
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def new_figure(figsize):
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt.figure(figsize=figsize, layout="constrained")
