@@ -1,0 +1,85 @@
+"""``digitlab train``: fit one model and write a run folder."""
+
+from __future__ import annotations
+
+import click
+
+from ._app import cli
+from ._common import cache_dir_option, data_dir_option, json_option, print_json, show_progress
+
+
+def runs_dir_option(f):
+    return click.option("--runs-dir", type=click.Path(file_okay=False), envvar="DIGITLAB_RUNS_DIR",
+                        default=None, help="Where runs are written [default: ./runs].")(f)
+
+
+def split_options(f):
+    f = click.option("--test-size", type=float, default=None,
+                     help="Random stratified test fraction (e.g. 0.2) instead of the canonical split.")(f)
+    f = click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits and models.")(f)
+    f = click.option("--limit", type=click.IntRange(min=10), default=None,
+                     help="Use a stratified subset of this many training images (quick runs).")(f)
+    return f
+
+
+@cli.command()
+@click.option("--dataset", default="mnist", show_default=True,
+              help="mnist, fashion-mnist, digits, or a path to your data.")
+@click.option("--model", default="logreg", show_default=True, help="Registered model (see `digitlab models`).")
+@click.option("--detect", type=int, default=None, help="Train a binary detector for this class (e.g. 5).")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Model parameter, repeatable (e.g. --param C=50 --param solver=saga).")
+@click.option("--raw-pixels", is_flag=True, help="Feed 0–255 pixels unscaled, as the notebooks did.")
+@click.option("--augment", is_flag=True, help="Add 1-pixel shifted copies of the training images.")
+@split_options
+@click.option("--cv", type=click.IntRange(min=0, max=20), default=3, show_default=True,
+              help="Cross-validation folds in the evaluation (0 = none).")
+@click.option("--target-precision", type=click.FloatRange(0, 1), default=0.9, show_default=True,
+              help="For detectors: report the threshold reaching this precision.")
+@click.option("--no-eval", is_flag=True, help="Only fit and save; skip the evaluation.")
+@runs_dir_option
+@data_dir_option
+@cache_dir_option
+@json_option
+def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, limit, cv,
+          target_precision, no_eval, runs_dir, data_dir, cache_dir, as_json):
+    """Fit a model on a dataset split and write a run folder (printed at the end).
+
+    \b
+    Examples:
+      digitlab train --model logreg
+      digitlab train --model sgd --detect 5 --raw-pixels
+      digitlab train --model logreg --param l1_ratio=1 --param solver=saga \\
+                     --param C=50 --param tol=0.01 --raw-pixels --test-size 0.142857
+    """
+    import warnings
+
+    from .. import training
+    from ..models import parse_param_args
+
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always", FutureWarning)
+        run = training.train(
+            dataset, model, detect=detect, params=parse_param_args(params), raw_pixels=raw_pixels,
+            test_size=test_size, seed=seed, limit=limit, augment=augment, evaluate=not no_eval, cv=cv,
+            target_precision=target_precision, runs_dir=runs_dir, data_dir=data_dir,
+            cache_dir=cache_dir, progress=show_progress() and not as_json,
+        )
+    for n in notes:
+        if "digitlab" in str(n.filename) or "penalty" in str(n.message):
+            click.echo(f"note: {n.message}", err=True)
+    if as_json:
+        print_json({"run": str(run.path), **run.summary(), "metrics": run.meta.get("metrics", {})})
+        return
+    s = run.summary()
+    fit = run.meta["fit"]
+    conv = "converged" if fit["converged"] else "NOT converged"
+    iters = f", {fit['n_iter']} iterations" if fit.get("n_iter") is not None else ""
+    click.echo(f"fitted {s['model']} on {s['n_train']:,} images in {fit['seconds']:.1f} s ({conv}{iters})")
+    m = run.meta.get("metrics", {})
+    for key, label in (("test_accuracy", "test accuracy"), ("train_accuracy", "train accuracy"),
+                       ("cv_mean", "cv accuracy (mean)"), ("precision", "precision"),
+                       ("recall", "recall"), ("f1", "F1")):
+        if m.get(key) is not None:
+            click.echo(f"  {label:<20} {m[key]:.4f}")
+    click.echo(f"run: {run.path}")

@@ -1,0 +1,255 @@
+"""Named models: each a scikit-learn Pipeline ``[("scale", PixelScaler), ("clf", estimator)]``.
+
+``--param key=value`` goes to the ``clf`` step (``scale__dtype=float64`` reaches another step).
+Values are typed from the estimator's default for that key and checked by scikit-learn's own
+parameter validation before any fitting starts.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+from sklearn.pipeline import Pipeline
+
+from ..exceptions import ParameterError
+from .scaling import PixelScaler
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    factory: Callable[[], object]
+    description: str
+    linear: bool = False
+    slow: bool = False  # left out of quick comparison tables
+    needs: str | None = None  # optional extra, e.g. "torch"
+    preprocess: tuple = field(default_factory=tuple)  # extra pipeline steps before clf (name, factory)
+
+
+def _logreg():
+    from sklearn.linear_model import LogisticRegression
+
+    # lbfgs on float32 [0, 1] pixels converges cleanly; C=0.1 is the best test accuracy per second
+    return LogisticRegression(C=0.1, max_iter=1000, tol=1e-4)
+
+
+def _sgd():
+    from sklearn.linear_model import SGDClassifier
+
+    return SGDClassifier(random_state=42)  # the notebooks' 5-detector
+
+
+def _dummy():
+    from sklearn.dummy import DummyClassifier
+
+    return DummyClassifier(strategy="most_frequent")  # "never a 5": the baseline to beat
+
+
+def _knn():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return KNeighborsClassifier(n_neighbors=4, weights="distance", n_jobs=-1)
+
+
+def _forest():
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=100, n_jobs=-1, random_state=42)
+
+
+def _svm():
+    from sklearn.svm import SVC
+
+    return SVC(kernel="rbf", C=5.0, gamma="scale", random_state=42)
+
+
+def _mlp():
+    from sklearn.neural_network import MLPClassifier
+
+    return MLPClassifier(hidden_layer_sizes=(256,), alpha=1e-4, batch_size=128, max_iter=30,
+                         early_stopping=True, n_iter_no_change=4, random_state=42)
+
+
+MODELS: dict[str, ModelSpec] = {}
+
+
+def register(spec: ModelSpec) -> ModelSpec:
+    MODELS[spec.name] = spec
+    return spec
+
+
+for _spec in (
+    ModelSpec("logreg", _logreg, "multinomial logistic regression (pixels scaled to [0, 1])", linear=True),
+    ModelSpec("sgd", _sgd, "linear classifier trained by SGD (the notebooks' 5-detector)", linear=True),
+    ModelSpec("dummy", _dummy, "always predicts the most frequent class (baseline)"),
+    ModelSpec("knn", _knn, "k-nearest neighbours (k=4, distance weights)", slow=True),
+    ModelSpec("forest", _forest, "random forest, 100 trees", slow=True),
+    ModelSpec("svm", _svm, "support vector machine, RBF kernel", slow=True),
+    ModelSpec("mlp", _mlp, "multi-layer perceptron, one hidden layer of 256", slow=True),
+):
+    register(_spec)
+
+
+def available_models() -> list[str]:
+    return list(MODELS)
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return MODELS[name]
+    except KeyError:
+        hint = difflib.get_close_matches(name, MODELS, n=1)
+        did = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise ParameterError(f"--model: unknown model {name!r}{did} (choose from {', '.join(MODELS)})") from None
+
+
+def make_model(name: str = "logreg", params: dict | None = None, *, raw_pixels: bool = False,
+               steps: list | None = None) -> Pipeline:
+    """An unfitted Pipeline for the registered model *name*.
+
+    Parameters
+    ----------
+    name : str, default="logreg"
+        One of :func:`available_models`.
+    params : dict, default=None
+        Parameters of the classifier (``{"C": 50}``) or of another step (``{"scale__dtype": ...}``).
+        String values (from the command line) are converted to the type of the default.
+    raw_pixels : bool, default=False
+        Leave out the [0, 1] scaling step: the estimator sees 0–255 values, as in the notebooks.
+    steps : list of (name, transformer), default=None
+        Extra preprocessing steps inserted before the classifier (e.g. deskewing).
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+    """
+    spec = get_spec(name)
+    if spec.needs == "torch":
+        _require_torch()
+    pipe_steps = [] if raw_pixels else [("scale", PixelScaler())]
+    pipe_steps += [(n, f()) for n, f in spec.preprocess]
+    pipe_steps += list(steps or [])
+    pipe_steps.append(("clf", spec.factory()))
+    pipe = Pipeline(pipe_steps)
+    if params:
+        pipe.set_params(**coerce_params(pipe, params, name))
+        _validate(pipe)
+    return pipe
+
+
+def _require_torch():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise ParameterError(
+            "--model cnn needs PyTorch: pip install 'digitlab[torch]' (CPU build: pip install torch==2.13.0)"
+        ) from None
+
+
+def _validate(pipe: Pipeline) -> None:
+    for step_name, step in pipe.steps:
+        if not hasattr(step, "_parameter_constraints"):
+            continue
+        try:
+            step._validate_params()
+        except ValueError as exc:
+            msg = str(exc).split("\n")[0]
+            raise ParameterError(f"--param: {msg}") from None
+
+
+# sklearn 1.9 deprecates `penalty`; the notebooks spell it. Translate to l1_ratio / C.
+_PENALTY = {"l1": {"l1_ratio": 1.0}, "l2": {"l1_ratio": 0.0}, "none": {"C": math.inf}}
+
+
+def translate_penalty(params: dict) -> tuple[dict, str | None]:
+    if "penalty" not in params:
+        return params, None
+    params = dict(params)
+    value = str(params.pop("penalty")).lower()
+    if value == "elasticnet":
+        if "l1_ratio" not in params:
+            raise ParameterError("--param penalty=elasticnet: also give l1_ratio (between 0 and 1)")
+        return params, "penalty=elasticnet is implied by l1_ratio in scikit-learn ≥ 1.8; dropped"
+    if value not in _PENALTY:
+        raise ParameterError(f"--param penalty: expected l1, l2, elasticnet or none, got {value!r}")
+    new = _PENALTY[value]
+    for k, v in new.items():
+        params.setdefault(k, v)
+    spelled = ", ".join(f"{k}={v:g}" for k, v in new.items())
+    return params, f"penalty={value} is deprecated in scikit-learn ≥ 1.8; using {spelled}"
+
+
+def coerce_params(pipe: Pipeline, params: dict, model_name: str) -> dict:
+    """Route and type parameters; unknown keys raise :class:`ParameterError` with a suggestion."""
+    clf = pipe.named_steps["clf"]
+    from sklearn.linear_model import LogisticRegression
+
+    if "penalty" in params and isinstance(clf, LogisticRegression):
+        params, note = translate_penalty(params)
+        if note:
+            warnings.warn(note, FutureWarning, stacklevel=3)
+    valid = pipe.get_params(deep=True)
+    out = {}
+    for key, value in params.items():
+        full = key if "__" in key else f"clf__{key}"
+        if full not in valid or key in pipe.get_params(deep=False):
+            own = sorted(k for k in clf.get_params(deep=False))
+            hint = difflib.get_close_matches(key, own, n=1)
+            did = f"; did you mean {hint[0]!r}?" if hint else ""
+            raise ParameterError(f"--param {key}: unknown parameter for model {model_name}{did}")
+        out[full] = convert_value(key, value, valid[full]) if isinstance(value, str) else value
+    return out
+
+
+def convert_value(key: str, text: str, default):
+    """'50' → 50 or 50.0 depending on the default; 'none' → None; 'true' → True; else a string."""
+    low = text.strip().lower()
+    if low in ("none", "null"):
+        return None
+    if isinstance(default, bool) or low in ("true", "false"):
+        if low in ("true", "1", "yes"):
+            return True
+        if low in ("false", "0", "no"):
+            return False
+        raise ParameterError(f"--param {key}: expected true or false, got {text!r}")
+    if isinstance(default, int) and not isinstance(default, bool):
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                f = float(text)
+            except ValueError:
+                raise ParameterError(f"--param {key}: expected a number, got {text!r}") from None
+            return int(f) if f.is_integer() else f
+    if isinstance(default, float):
+        try:
+            return float(text)
+        except ValueError:
+            raise ParameterError(f"--param {key}: expected a number, got {text!r}") from None
+    if isinstance(default, tuple) or low.startswith("("):
+        try:
+            return tuple(int(v) for v in low.strip("()").split(",") if v.strip())
+        except ValueError:
+            raise ParameterError(f"--param {key}: expected integers like 256,128, got {text!r}") from None
+    # untyped default (None or str): numbers if they look like numbers
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_param_args(items) -> dict:
+    """``["C=50", "tol=0.01"]`` → ``{"C": "50", "tol": "0.01"}`` (typed later by the model)."""
+    out = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--param: expected key=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out

@@ -1,0 +1,41 @@
+"""Pixel scaling inside the pipeline, so data stays uint8 until the estimator needs floats."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+class PixelScaler(TransformerMixin, BaseEstimator):
+    """Scale 0–255 pixel intensities to [0, 1] in *dtype*.
+
+    Stateless apart from recording the input width. float32 halves memory traffic compared with
+    the notebooks' float64, which is what most solvers are bound by.
+
+    Parameters
+    ----------
+    scale : float, default=1/255
+    dtype : {"float32", "float64"}, default="float32"
+    """
+
+    def __init__(self, scale=1 / 255, dtype="float32"):
+        self.scale = scale
+        self.dtype = dtype
+
+    def fit(self, X, y=None):
+        validate_data(self, X, accept_sparse=False, reset=True)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "n_features_in_")
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32, np.uint8, np.int64])
+        out = np.asarray(X, dtype=self.dtype)
+        out *= np.asarray(self.scale, dtype=self.dtype)  # in place: one float copy in total
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.positive_only = False
+        return tags
