@@ -1,12 +1,34 @@
-"""digitlab: the MNIST classification study as software."""
+"""digitlab: the MNIST classification study as software.
+
+The public API is importable from here; heavy modules (scikit-learn, matplotlib) load lazily so
+``from digitlab import datasets`` stays light.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 __version__ = "0.1.0"
 
-from . import datasets  # noqa: E402
 from .exceptions import DigitlabError  # noqa: E402
-from .models import make_model  # noqa: E402
-from .training import train  # noqa: E402
 
-__all__ = ["datasets", "DigitlabError", "make_model", "train", "__version__"]
+_LAZY = {
+    "datasets": ("digitlab.datasets", None),
+    "models": ("digitlab.models", None),
+    "make_model": ("digitlab.models", "make_model"),
+    "train": ("digitlab.training", "train"),
+    "evaluate": ("digitlab.evaluation", "evaluate"),
+    "report": ("digitlab.reporting", "report"),
+    "load_run": ("digitlab.runs", "resolve_run"),
+}
+
+__all__ = ["DigitlabError", "__version__", *_LAZY]
+
+
+def __getattr__(name):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'digitlab' has no attribute {name!r}") from None
+    mod = importlib.import_module(module)
+    return mod if attr is None else getattr(mod, attr)
