@@ -102,15 +102,24 @@ def is_part_file(path: os.PathLike | str) -> bool:
 
 
 def remove_stale_parts(folder: os.PathLike | str, max_age: float = STALE_SECONDS) -> int:
-    """Delete temp files left by killed runs that are older than *max_age* seconds."""
+    """Delete temp files and folders left by killed runs that are older than *max_age* seconds.
+
+    Younger ones may belong to a run still in progress, so they are left alone (readers ignore
+    them: see :func:`is_part_file`).
+    """
+    import shutil
+
     removed = 0
     now = time.time()
     with contextlib.suppress(OSError):
         for p in Path(folder).iterdir():
             if is_part_file(p):
                 with contextlib.suppress(OSError):
-                    if now - p.stat().st_mtime > max_age:
-                        p.unlink()
+                    if now - p.lstat().st_mtime > max_age:
+                        if p.is_dir() and not p.is_symlink():
+                            shutil.rmtree(p)
+                        else:
+                            p.unlink()
                         removed += 1
     return removed
 

@@ -21,10 +21,17 @@ def data():
     """
 
 
-def _load(name, data_dir, cache_dir):
+header_option = click.option(
+    "--header", type=click.Choice(["auto", "yes", "no"]), default="auto", show_default=True,
+    help="For a CSV: is the first line a header? auto = yes when its first cell is not a number.",
+)
+
+
+def _load(name, data_dir, cache_dir, header="auto"):
     from .. import datasets
 
-    return datasets.load(name, data_dir=data_dir, cache_dir=cache_dir, progress=show_progress())
+    return datasets.load(name, data_dir=data_dir, cache_dir=cache_dir, progress=show_progress(),
+                         header=header)
 
 
 def info_dict(ds) -> dict:
@@ -46,15 +53,17 @@ def info_dict(ds) -> dict:
 @click.argument("name")
 @data_dir_option
 @cache_dir_option
+@header_option
 @json_option
-def info(name, data_dir, cache_dir, as_json):
+def info(name, data_dir, cache_dir, header, as_json):
     """Shape, dtype, class counts, memory, source and checksum status of NAME.
 
     \b
     Example:
       digitlab data info mnist --json
+      digitlab data info train.csv --header yes
     """
-    ds = _load(name, data_dir, cache_dir)
+    ds = _load(name, data_dir, cache_dir, header)
     d = info_dict(ds)
     if as_json:
         print_json(d)
@@ -95,7 +104,8 @@ def _parse_grid(ctx, param, value):
               help="PNG to write [default: <name>-digits.png].")
 @data_dir_option
 @cache_dir_option
-def show(name, split, grid, indices, label, seed, out, data_dir, cache_dir):
+@header_option
+def show(name, split, grid, indices, label, seed, out, data_dir, cache_dir, header):
     """Draw a grid of digits with their labels to a PNG.
 
     \b
@@ -105,7 +115,7 @@ def show(name, split, grid, indices, label, seed, out, data_dir, cache_dir):
     from ..exceptions import ParameterError
     from ..plots import DigitGridDisplay, save_figure
 
-    ds = _load(name, data_dir, cache_dir)
+    ds = _load(name, data_dir, cache_dir, header)
     part = ds if split == "all" or ds.n_train is None else getattr(ds.train_test(), split)
     if label is not None and not 0 <= label < len(part.classes):
         raise ParameterError(f"--label: must be a class index 0–{len(part.classes) - 1}, got {label}")
@@ -126,7 +136,8 @@ def show(name, split, grid, indices, label, seed, out, data_dir, cache_dir):
               help="PNG to write [default: <name>-classes.png].")
 @data_dir_option
 @cache_dir_option
-def hist(name, out, data_dir, cache_dir):
+@header_option
+def hist(name, out, data_dir, cache_dir, header):
     """Plot the class distribution of train and test side by side.
 
     \b
@@ -135,7 +146,7 @@ def hist(name, out, data_dir, cache_dir):
     """
     from ..plots import ClassDistributionDisplay, save_figure
 
-    ds = _load(name, data_dir, cache_dir)
+    ds = _load(name, data_dir, cache_dir, header)
     split = ds.train_test()
     disp = ClassDistributionDisplay.from_split(split, title=f"{ds.name}: class distribution").plot()
     path = save_figure(disp.figure_, out or f"{Path(ds.name).name}-classes.png")

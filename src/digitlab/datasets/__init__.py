@@ -29,7 +29,7 @@ SPLITS = ("all", "train", "test")
 
 
 def load(name: str | os.PathLike, *, split: str = "all", data_dir=None, cache_dir=None,
-         download: bool = True, progress: bool = True) -> Dataset:
+         download: bool = True, progress: bool = True, header: str = "auto") -> Dataset:
     """Load a dataset by name or path.
 
     Parameters
@@ -46,6 +46,11 @@ def load(name: str | os.PathLike, *, split: str = "all", data_dir=None, cache_di
         Writable cache for downloads (default: the platform's user cache).
     download : bool, default=True
         Download missing files; with ``False`` a missing dataset raises ``OfflineError``.
+    progress : bool, default=True
+        Show a progress bar while downloading.
+    header : {"auto", "yes", "no"}, default="auto"
+        For a CSV: whether the first line is a header (``"auto"``: it is when its first cell is
+        not a number).
 
     Returns
     -------
@@ -59,7 +64,7 @@ def load(name: str | os.PathLike, *, split: str = "all", data_dir=None, cache_di
     elif key == "digits":
         ds = load_digits()
     else:
-        ds = _load_path(Path(name))
+        ds = _load_path(Path(name), header=header)
     if split == "all":
         return ds
     if ds.n_train is None:
@@ -74,10 +79,22 @@ def _load_remote(remote, data_dir, cache_dir, download, progress) -> Dataset:
     files = _fetch.locate(remote, data_dir, cache_dir)
     if files is None:
         if not download:
-            raise _offline(remote, cache_dir, "not found locally and downloads are off;")
+            raise _offline(remote, cache_dir, "downloads are off and there is")
         files = _fetch.fetch(remote, cache_dir, progress=progress)
-    return load_idx_files(files, name=remote.name, classes=remote.classes, md5=remote.md5,
-                          expect_shape=remote.shape)
+    kwargs = dict(name=remote.name, classes=remote.classes, md5=remote.md5, expect_shape=remote.shape)
+    try:
+        return load_idx_files(files, **kwargs)
+    except DataError as exc:
+        # E5: the cache is ours to repair (a bit flip, a file cut by an old version); a user's
+        # data dir is not, so its errors are reported as they are
+        if not _fetch.in_cache(files, remote, cache_dir):
+            raise
+        if not download:
+            raise type(exc)(f"{exc} (cached copy is corrupt; run `digitlab data fetch {remote.name}` "
+                            "to download it again)") from None
+    # fetch() warns about the corrupt file, downloads a good copy and only then replaces it
+    files = _fetch.fetch(remote, cache_dir, progress=progress)
+    return load_idx_files(files, **kwargs)
 
 
 def _offline(remote, cache_dir, reason):
@@ -97,7 +114,7 @@ def import_idx(path, name: str = "mnist", *, cache_dir=None) -> dict[str, Path]:
     """Verify the four IDX files in folder *path* and copy them into the cache."""
     if name not in REMOTE:
         raise ParameterError(f"dataset: {name!r} is not a known IDX dataset; choose from {', '.join(REMOTE)}")
-    return _fetch.import_files(Path(path), REMOTE[name], cache_dir)
+    return _fetch.import_files(path, REMOTE[name], cache_dir)
 
 
 def load_digits() -> Dataset:
@@ -118,7 +135,7 @@ def load_digits() -> Dataset:
     )
 
 
-def _load_path(path: Path) -> Dataset:
+def _load_path(path: Path, header: str = "auto") -> Dataset:
     if not path.exists():
         choices = ", ".join(NAMES)
         raise InputMissingError(f"{path}: no such file or folder, and not a dataset name ({choices})")
@@ -126,7 +143,7 @@ def _load_path(path: Path) -> Dataset:
         if path.suffix.lower() in (".csv", ".txt"):
             from ._load_csv import load_csv
 
-            return load_csv(path)
+            return load_csv(path, header=header)
         raise DataError(f"{path}: unknown dataset file type; expected a .csv, an IDX folder or an image folder")
     if not os.access(path, os.R_OK | os.X_OK):
         from ..exceptions import NoPermissionError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import DataError, InputMissingError
+from ..exceptions import DataError, InputMissingError, NoPermissionError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"}
 
@@ -17,7 +17,12 @@ def load_image_folder(folder, *, name: str | None = None, size: int = 28) -> Dat
     from ..preprocess import preprocess_file
 
     folder = Path(folder)
-    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    try:
+        class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except PermissionError:
+        raise NoPermissionError(f"{folder}: permission denied") from None
+    except OSError as exc:
+        raise InputMissingError(f"{folder}: cannot read ({exc.strerror or exc})") from None
     if not class_dirs:
         raise InputMissingError(f"{folder}: no class sub-folders (expected e.g. {folder}/0/*.png)")
     names = [p.name for p in class_dirs]
@@ -31,8 +36,8 @@ def load_image_folder(folder, *, name: str | None = None, size: int = 28) -> Dat
     md5 = hashlib.md5()
     for d in class_dirs:
         for f in sorted(d.iterdir()):
-            if f.name.startswith(".") or not f.is_file():
-                continue
+            if f.name.startswith(".") or f.is_dir():
+                continue  # a dangling link or a FIFO is not skipped: opening it reports the problem
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 raise DataError(f"{f}: not a supported image (PNG/JPEG/GIF/BMP/WEBP)")
             images.append(preprocess_file(f, size=size).image)

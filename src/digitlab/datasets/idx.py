@@ -27,15 +27,22 @@ from ..exceptions import DataError, InputMissingError, NoPermissionError
 # means NaN/inf can never enter through an IDX file.
 UBYTE = 0x08
 MAX_PAYLOAD = 512 * 2**20  # refuse headers claiming more than 512 MiB
+# deflate cannot compress better than 1032:1, so a gzip of S bytes holds at most ~1032*S bytes:
+# a header claiming more is refused before allocating (the slack covers tiny files' headers)
+MAX_GZIP_RATIO = 1032
 _CHUNK = 4 * 2**20
+
+
+class TruncatedError(DataError):
+    """The file ends before the data its header announces (typically a cut download)."""
 
 
 def open_input(path: str | os.PathLike):
     """Open *path* for binary reading, mapping OS errors to digitlab errors (exit 66/77)."""
     path = Path(path)
+    if path.is_dir():  # outside the try: InputMissingError is itself a FileNotFoundError
+        raise InputMissingError(f"{path}: is a directory, expected a file")
     try:
-        if path.is_dir():
-            raise InputMissingError(f"{path}: is a directory, expected a file")
         return open(path, "rb")
     except FileNotFoundError:
         raise InputMissingError(f"{path}: no such file") from None
@@ -71,7 +78,7 @@ class _Reader:
                     break
                 total += n
         except EOFError as exc:
-            raise DataError(f"{self.name}: corrupt gzip ({exc})") from None
+            raise TruncatedError(f"{self.name}: corrupt gzip ({exc})") from None
         except zlib.error as exc:
             raise DataError(f"{self.name}: corrupt gzip (bad deflate stream: {exc})") from None
         except gzip.BadGzipFile as exc:
@@ -150,25 +157,8 @@ def read_idx_bytes(data: bytes, name: str = "<bytes>", **kwargs) -> tuple[np.nda
 
 def _read_idx_stream(fh, name, *, ndim=None, out=None, max_bytes=MAX_PAYLOAD):
     reader = _Reader(fh, name)
-    head4 = reader.read(4)
-    nd = head4[3] if len(head4) == 4 else 0
-    rest = reader.read(4 * nd) if nd else b""
-    head = head4 + rest
-    dims = parse_header(head, name, ndim)
-    n_bytes = math.prod(dims)  # Python int: cannot overflow
-    if n_bytes > max_bytes:
-        raise DataError(
-            f"{name}: IDX header claims {_fmt_dims(dims)} = {n_bytes:,} bytes, "
-            f"more than the {max_bytes // 2**20} MiB limit"
-        )
-    if not reader.gz:
-        pos = fh.tell()
-        payload = fh.seek(0, io.SEEK_END) - len(head)
-        fh.seek(pos)
-        if payload != n_bytes:
-            raise DataError(
-                f"{name}: header says {_fmt_dims(dims)} = {n_bytes:,} bytes; payload has {payload:,}"
-            )
+    head, dims = _checked_header(fh, reader, name, ndim, max_bytes)
+    n_bytes = math.prod(dims)
     if out is None:
         out = np.empty(dims, dtype=np.uint8)
     elif out.shape != tuple(dims) or out.dtype != np.uint8 or not out.flags.c_contiguous:
@@ -176,7 +166,7 @@ def _read_idx_stream(fh, name, *, ndim=None, out=None, max_bytes=MAX_PAYLOAD):
     view = memoryview(out.reshape(-1))
     got = reader.readinto(view)
     if got < n_bytes:
-        raise DataError(f"{name}: header says {_fmt_dims(dims)} = {n_bytes:,} bytes; payload has {got:,}")
+        raise TruncatedError(f"{name}: header says {_fmt_dims(dims)} = {n_bytes:,} bytes; payload has {got:,}")
     extra = reader.read(1)
     if extra:
         raise DataError(f"{name}: header says {_fmt_dims(dims)} = {n_bytes:,} bytes; payload has trailing data")
@@ -185,33 +175,102 @@ def _read_idx_stream(fh, name, *, ndim=None, out=None, max_bytes=MAX_PAYLOAD):
     return out, md5.hexdigest()
 
 
-def peek_idx_dims(path: str | os.PathLike, ndim: int | None = None) -> tuple[int, ...]:
-    """Read only the header of an IDX file (for preallocation)."""
+def peek_idx_dims(path: str | os.PathLike, ndim: int | None = None,
+                  max_bytes: int = MAX_PAYLOAD) -> tuple[int, ...]:
+    """Read only the header of an IDX file, for preallocation.
+
+    The dimensions get every check :func:`read_idx` makes before allocating (size cap, raw file
+    size, gzip ratio), so a caller may allocate what they announce.
+    """
     name = str(path)
     with open_input(path) as fh:
-        reader = _Reader(fh, name)
-        head4 = reader.read(4)
-        nd = head4[3] if len(head4) == 4 else 0
-        return parse_header(head4 + (reader.read(4 * nd) if nd else b""), name, ndim)
+        return _checked_header(fh, _Reader(fh, name), name, ndim, max_bytes)[1]
+
+
+def _checked_header(fh, reader: _Reader, name: str, ndim, max_bytes) -> tuple[bytes, tuple[int, ...]]:
+    """Read the header and refuse dimensions the file cannot hold, using Python ints only."""
+    head, dims = _read_header(reader, name, ndim)
+    n_bytes = math.prod(dims)  # Python int: cannot overflow
+    if n_bytes > max_bytes:
+        raise DataError(
+            f"{name}: IDX header claims {_fmt_dims(dims)} = {n_bytes:,} bytes, "
+            f"more than the {max_bytes // 2**20} MiB limit"
+        )
+    pos = fh.tell()
+    file_size = fh.seek(0, io.SEEK_END)
+    fh.seek(pos)
+    if reader.gz:
+        if n_bytes > MAX_GZIP_RATIO * file_size + 2**16:
+            raise TruncatedError(
+                f"{name}: IDX header claims {_fmt_dims(dims)} = {n_bytes:,} bytes, more than a "
+                f"{file_size:,}-byte gzip file can hold (truncated?)"
+            )
+    else:
+        payload = file_size - len(head)
+        if payload != n_bytes:
+            cls = TruncatedError if payload < n_bytes else DataError
+            raise cls(
+                f"{name}: header says {_fmt_dims(dims)} = {n_bytes:,} bytes; payload has {payload:,}"
+            )
+    return head, dims
+
+
+def _read_header(reader: _Reader, name: str, ndim: int | None) -> tuple[bytes, tuple[int, ...]]:
+    head = reader.read(4)
+    nd = head[3] if len(head) == 4 else 0
+    if nd:
+        head += reader.read(4 * nd)
+    try:
+        return head, parse_header(head, name, ndim)
+    except DataError as exc:
+        # an HTML error page or a raw file saved under a .gz name: say so
+        if not reader.gz and name.endswith(".gz") and "magic" in str(exc):
+            raise DataError(f"{exc} (named .gz but not gzip-compressed)") from None
+        raise
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
     """The IDX encoding of a uint8 array."""
     array = np.asarray(array)
+    return _idx_header(array) + np.ascontiguousarray(array).tobytes()
+
+
+def _idx_header(array: np.ndarray) -> bytes:
     if array.dtype != np.uint8:
         raise DataError(f"IDX writer supports uint8 arrays only, got {array.dtype}")
     if array.ndim < 1 or 0 in array.shape:
         raise DataError(f"IDX writer needs a non-empty array, got shape {array.shape}")
-    head = struct.pack(">HBB", 0, UBYTE, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
-    return head + np.ascontiguousarray(array).tobytes()
+    return struct.pack(">HBB", 0, UBYTE, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+
+
+def write_idx_to(fh, array: np.ndarray) -> None:
+    """Write the IDX encoding of a uint8 *array* to the binary file object *fh* (no copy of the data)."""
+    array = np.asarray(array)
+    head = _idx_header(array)
+    fh.write(head)
+    fh.write(memoryview(np.ascontiguousarray(array).reshape(-1)))
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | None = None) -> Path:
-    """Write *array* as an IDX file, atomically; gzip it when *compress* or the name ends in .gz."""
-    from .._atomic import write_bytes
+    """Write *array* as an IDX file, atomically; gzip it when *compress* or the name ends in .gz.
+
+    Parameters
+    ----------
+    path : path-like
+        Target file; readers only ever see the old complete file or the new one.
+    array : ndarray of dtype uint8
+    compress : bool, default=None
+        ``None`` compresses when *path* ends in ``.gz``. The gzip header's mtime is 0, so the
+        same array always gives the same bytes.
+    """
+    from .._atomic import atomic_open
 
     path = Path(path)
-    data = idx_bytes(array)
-    if compress or (compress is None and path.suffix == ".gz"):
-        data = gzip.compress(data, mtime=0)
-    return write_bytes(path, data)
+    _idx_header(np.asarray(array))  # validate before creating anything
+    with atomic_open(path, "wb") as fh:
+        if compress or (compress is None and path.suffix == ".gz"):
+            with gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as gz:
+                write_idx_to(gz, array)
+        else:
+            write_idx_to(fh, array)
+    return path
