@@ -21,8 +21,7 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	touch $@ $(BASE_STAMP)
 
 study: $(BASE_STAMP)  ## the full study on MNIST, ending in a report
-	$(BIN)/digitlab data info mnist
-	$(BIN)/digitlab data show mnist --out mnist-digits.png
+	$(BIN)/digitlab study
 
 test: $(TEST_STAMP)  ## the whole test suite (slow exact-reproduction tests included)
 	$(BIN)/python -m pytest
