@@ -265,6 +265,22 @@ def test_data_info_directory_instead_of_csv(run_cli, tmp_path):
                  f"{tmp_path / 'train.csv'}: no class sub-folders", tmp_path)
 
 
+def test_data_info_unreadable_file(run_cli, tmp_path, monkeypatch):
+    """A14: a file that cannot be opened for reading: exit 77 (simulated, as root reads anything)."""
+    from digitlab.datasets import idx
+
+    paths = write_set(tmp_path / "d", tiny_arrays())
+    real_open = open
+
+    def open_(path, *a, **kw):
+        if str(path) == str(paths["test-labels"]):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, *a, **kw)
+
+    monkeypatch.setattr(idx, "open", open_, raising=False)
+    assert_fails(run_cli, ["data", "info", tmp_path / "d"], 77, f"{paths['test-labels']}: permission denied", tmp_path)
+
+
 def test_data_info_missing_data_dir(run_cli, tmp_path, cache):
     """A14: --data-dir pointing nowhere is reported (66), not followed by a download."""
     assert_fails(run_cli, ["data", "info", "mnist", "--data-dir", tmp_path / "typo"], 66,

@@ -262,3 +262,20 @@ def test_read_idx_directory_path(tmp_path):
 def test_gzip_module_still_behaves_as_documented():
     """Guard for A4: the stdlib really decompresses an empty gzip to b'' silently."""
     assert gzip.decompress(gz(b"")) == b""
+
+
+def test_read_idx_permission_denied(tmp_path, monkeypatch):
+    """A14: an unreadable file is NoPermissionError (exit 77). Simulated: root can read anything."""
+    from digitlab.datasets import idx
+    from digitlab.exceptions import NoPermissionError
+
+    p = tmp_path / "locked.gz"
+    p.write_bytes(b"")
+
+    def denied(path, mode="r", *a, **kw):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(idx, "open", denied, raising=False)
+    with pytest.raises(NoPermissionError, match=re.escape(f"{p}: permission denied")) as info:
+        read_idx(p)
+    assert info.value.exit_code == 77 and isinstance(info.value, PermissionError)

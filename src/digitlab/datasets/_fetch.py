@@ -342,7 +342,7 @@ def _download_one(ds, role, stage: Path, mirrors, progress, cache_dir=None) -> P
                     failures.append(("unreachable", f"{url}: {_short(exc)}"))
                     continue
                 except OSError as exc:  # our side: disk full, permissions (requests' errors are above)
-                    raise os_error(gz, exc, "cannot write download") from None
+                    raise os_error(stage.parent / ds.files[role], exc, "cannot write download") from None
                 try:
                     array, md5 = read_idx(gz)
                 except TruncatedError as exc:  # a cut transfer without Content-Length
