@@ -7,7 +7,6 @@ written or changed (the test folder and the cache are snapshotted before and aft
 
 import json
 import os
-import re
 import sys
 from pathlib import Path
 

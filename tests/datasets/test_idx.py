@@ -7,6 +7,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from _dataset_factory import bad_crc, corrupt_deflate, gz, gzip_bomb, header
 
 from digitlab.datasets.idx import (
@@ -279,3 +281,24 @@ def test_read_idx_permission_denied(tmp_path, monkeypatch):
     with pytest.raises(NoPermissionError, match=re.escape(f"{p}: permission denied")) as info:
         read_idx(p)
     assert info.value.exit_code == 77 and isinstance(info.value, PermissionError)
+
+
+_SMALL = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+_SEEDS = [idx_bytes(_SMALL), gz(idx_bytes(_SMALL)), gz(idx_bytes(np.zeros(3000, dtype=np.uint8)))]
+
+
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(seed=st.sampled_from(_SEEDS), cut=st.integers(0, 2000),
+       flips=st.lists(st.tuples(st.integers(0, 2000), st.integers(0, 255)), max_size=3),
+       junk=st.binary(max_size=16))
+def test_read_idx_bytes_fuzz_only_raises_data_error(seed, cut, flips, junk):
+    """Mutated, cut or extended files either load or raise DataError: no zlib.error, no MemoryError."""
+    data = bytearray(seed)
+    for pos, value in flips:
+        data[pos % len(data)] = value
+    data = bytes(data[: max(cut, 1)]) + junk if cut < len(data) else bytes(data) + junk
+    try:
+        array, _ = read_idx_bytes(data)
+    except DataError:
+        return
+    assert array.dtype == np.uint8 and array.size >= 1

@@ -4,6 +4,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from digitlab import datasets
 from digitlab.datasets._load_csv import load_csv
@@ -189,3 +191,23 @@ def test_load_csv_not_utf8(tmp_path):
     p.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     with pytest.raises(DataError, match=re.escape(f"{p}: not a text CSV file (not UTF-8 at byte 0)")):
         datasets.load(p)
+
+
+def test_load_csv_huge_field(tmp_path):
+    """A 200 kB cell trips the csv module's field limit: still a one-line DataError."""
+    p = tmp_path / "big.csv"
+    p.write_text("x" * 200_000 + "\n")
+    with pytest.raises(DataError, match=re.escape(f"{p}: line 1 is not CSV (field larger than field limit")):
+        datasets.load(p)
+
+
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(text=st.text(alphabet=st.sampled_from(list("0123456789,.-e\"\n\r \x00abn_")), max_size=400))
+def test_load_csv_fuzz_only_raises_data_error(tmp_path_factory, text):
+    """Random CSV-ish text either loads or raises DataError (never csv.Error or ValueError)."""
+    p = tmp_path_factory.mktemp("fuzz") / "f.csv"
+    p.write_text(text)
+    try:
+        load_csv(p)
+    except DataError:
+        pass

@@ -59,7 +59,7 @@ def load_csv(path, *, header: str = "auto", name: str | None = None) -> Dataset:
     lines = [(i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
         raise DataError(f"{path}: no data rows (empty file)")
-    first = next(csv.reader([lines[0][1]]))
+    first = _cells(path, *lines[0])
     if header == "auto":
         # a header's label column is a name; a data row's is a number (or a bad value that the
         # parser should report, which is why an empty first cell does not make a header)
@@ -120,6 +120,13 @@ def load_csv(path, *, header: str = "auto", name: str | None = None) -> Dataset:
     )
 
 
+def _cells(path, lineno: int, line: str) -> list[str]:
+    try:
+        return next(csv.reader([line]))
+    except csv.Error as exc:  # e.g. a 200 kB field: "field larger than field limit"
+        raise DataError(f"{path}: line {lineno} is not CSV ({exc})") from None
+
+
 def _col(columns, c) -> str:
     if columns and c < len(columns):
         return f"col {columns[c]}"
@@ -129,7 +136,7 @@ def _col(columns, c) -> str:
 def _explain(path, body, width, columns):
     """Raise a DataError naming the first bad line and column of *body* ((lineno, text) pairs)."""
     for lineno, line in body:
-        cells = next(csv.reader([line]))
+        cells = _cells(path, lineno, line)
         if len(cells) != width:
             raise DataError(f"{path}: line {lineno} has {len(cells)} columns, expected {width}")
         for c, cell in enumerate(cells):
