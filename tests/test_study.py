@@ -1,0 +1,39 @@
+"""The whole study, on the small digits set (fast) and on MNIST (quick subset, slow group)."""
+
+import json
+import re
+
+import pytest
+
+from digitlab.runs import list_runs
+from digitlab.study import run_study
+
+
+def test_study_on_digits_writes_runs_and_report(tmp_path):
+    """Every step becomes a run, and one report holds them all with their figures."""
+    res = run_study("digits", out=tmp_path / "study.html", runs_dir=tmp_path / "runs", progress=False)
+    runs = list_runs(tmp_path / "runs")
+    assert {r.meta["model"]["name"] for r in runs} >= {"sgd", "logreg", "dummy", "forest"}
+    det = res.runs["detector"]
+    assert det.is_binary and det.meta["model"]["raw_pixels"]
+    assert len(det.meta["metrics"]["cv_scores"]) == 3
+    html = res.report.read_text()
+    for heading in ("The data", "the 5-detector", "logistic regression", "Comparing models"):
+        assert heading in html
+    assert html.count("data:image/png;base64,") >= 8
+    # the dummy baseline sits next to the detector's CV scores
+    assert f"{det.meta['metrics']['dummy_cv_mean']:.5f}" in html
+
+
+@pytest.mark.slow
+def test_study_cli_quick_on_mnist(run_cli, mnist_dir, tmp_path, monkeypatch):
+    """`digitlab study --quick` on MNIST from an empty folder: runs under ./runs, report printed."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DIGITLAB_RUNS_DIR")
+    code, out, err = run_cli("study", "--quick", "--data-dir", mnist_dir, "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert (tmp_path / "report.html").exists() and d["report"] == "report.html"
+    assert len(list((tmp_path / "runs").iterdir())) == 5
+    assert d["runs"]["logreg"]["test_accuracy"] > 0.85
+    assert d["runs"]["detector"]["dummy_cv_mean"] == pytest.approx(0.9097, abs=0.01)
