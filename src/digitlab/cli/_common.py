@@ -41,7 +41,9 @@ def _default(o):
 def console():
     from rich.console import Console
 
-    return Console(stderr=False, highlight=False, soft_wrap=True)
+    # piped output has no terminal width; don't squeeze tables into 80 columns
+    width = None if sys.stdout.isatty() else 160
+    return Console(stderr=False, highlight=False, width=width)
 
 
 def err_console():

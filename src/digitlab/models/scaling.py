@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, validate_data
 
 
 class PixelScaler(TransformerMixin, BaseEstimator):
@@ -28,8 +28,11 @@ class PixelScaler(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        check_is_fitted(self, "n_features_in_")
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32, np.uint8, np.int64])
+        dtypes = [np.float64, np.float32, np.uint8, np.int64]
+        if hasattr(self, "n_features_in_"):
+            X = validate_data(self, X, reset=False, dtype=dtypes)
+        else:  # stateless: usable without fit, like FunctionTransformer
+            X = check_array(X, dtype=dtypes)
         out = np.asarray(X, dtype=self.dtype)
         out *= np.asarray(self.scale, dtype=self.dtype)  # in place: one float copy in total
         return out
@@ -38,4 +41,5 @@ class PixelScaler(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
         tags.input_tags.positive_only = False
+        tags.transformer_tags.preserves_dtype = ["float32"]  # by design: the output is `dtype`
         return tags
