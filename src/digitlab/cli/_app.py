@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import traceback
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # never try to open a window
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     debug = os.environ.get("DIGITLAB_DEBUG") not in (None, "", "0") or "--debug" in (argv or sys.argv)
     try:
         rv = cli.main(args=argv, prog_name="digitlab", standalone_mode=False)

@@ -12,7 +12,8 @@ data_dir_option = click.option(
     help="Folder with the dataset files (else $DIGITLAB_DATA_DIR, then the user cache).",
 )
 cache_dir_option = click.option(
-    "--cache-dir", type=click.Path(file_okay=False), envvar="DIGITLAB_CACHE_DIR", default=None,
+    # no click.Path checks: the cache layer gives the better message (E1) for unusable paths
+    "--cache-dir", type=str, envvar="DIGITLAB_CACHE_DIR", default=None,
     help="Writable cache for downloads (default: the platform's user cache).",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
