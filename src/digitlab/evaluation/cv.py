@@ -1,0 +1,144 @@
+"""Cross-validation that fits each fold once and gets accuracy, labels and scores from that fit.
+
+The notebooks call ``cross_val_score``, ``cross_val_predict`` and
+``cross_val_predict(method="decision_function")`` one after the other: nine fits for three folds.
+The folds are the same each time (``StratifiedKFold(3)`` without shuffling, what ``cv=3`` means
+for a classifier) and each fit is deterministic, so one fit per fold gives the same numbers
+exactly, three times faster, and the folds run in parallel.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .scoring import score
+
+
+@dataclass
+class CVResult:
+    """Cross-validated predictions on the training set.
+
+    Attributes
+    ----------
+    scores : list of float
+        Accuracy of each fold, in fold order (``cross_val_score``).
+    y_pred : ndarray of shape (n_samples,)
+        Out-of-fold labels (``cross_val_predict``).
+    y_score : ndarray of shape (n_samples,) or None
+        Out-of-fold decision scores or positive-class probabilities (binary tasks).
+    fold : ndarray of shape (n_samples,), dtype=int8
+        Which fold held each sample out.
+    fit_seconds : list of float
+    warnings : list of str
+        Convergence warnings raised while fitting the folds (first line each, deduplicated).
+    seconds : float
+        Wall time of the whole cross-validation.
+    """
+
+    scores: list
+    y_pred: np.ndarray
+    y_score: np.ndarray | None
+    fold: np.ndarray
+    fit_seconds: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.scores))
+
+
+def folds(y, cv: int):
+    """The notebooks' folds: ``StratifiedKFold(cv)`` without shuffling (``check_cv(cv, y, classifier=True)``)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    # StratifiedKFold only looks at y; a 1-column placeholder avoids touching X.
+    return list(StratifiedKFold(n_splits=cv).split(np.zeros((len(y), 1)), y))
+
+
+# Below this many pixel values (about 2,500 MNIST images) starting worker processes costs more
+# than the fits themselves, so the folds run in this process.
+SMALL_DATA = 2_000_000
+
+
+def default_n_jobs(cv: int, size: int | None = None) -> int:
+    """One worker per fold, at most one per available core; 1 for small data."""
+    if size is not None and size < SMALL_DATA:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(1, min(cv, cores))
+
+
+def _fit_fold(model, X, y, train, test, binary):
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        t0 = time.perf_counter()
+        model.fit(X[train], y[train])
+        fit_s = time.perf_counter() - t0
+        s = score(model, X[test], binary=binary, want_proba=False)
+    msgs = [str(w.message).split("\n")[0] for w in caught if issubclass(w.category, ConvergenceWarning)]
+    return s.y_pred, s.y_score, fit_s, msgs
+
+
+def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: int | None = None) -> CVResult:
+    """Fit *model* (cloned) once per fold; return fold accuracies and out-of-fold labels and scores.
+
+    Parameters
+    ----------
+    model : classifier or Pipeline
+        Cloned before fitting; it is not changed.
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+    cv : int, default=3
+        Number of stratified folds, not shuffled (the notebooks' ``cv=3``).
+    binary : bool, default=False
+        Also collect out-of-fold scores of the positive class.
+    n_jobs : int, default=None
+        Worker processes; ``None`` is one per fold, at most one per core (in-process for small data).
+    """
+    from joblib import Parallel, delayed
+    from sklearn.base import clone
+    from sklearn.metrics import accuracy_score
+
+    splits = folds(y, cv)
+    n_jobs = default_n_jobs(cv, np.asarray(X).size) if n_jobs is None else n_jobs
+    t0 = time.perf_counter()
+    out = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_fold)(clone(model), X, y, tr, te, binary) for tr, te in splits)
+    seconds = time.perf_counter() - t0
+
+    y_pred = np.empty(len(y), dtype=np.asarray(out[0][0]).dtype)
+    y_score = np.empty(len(y), dtype=np.float64) if binary and out[0][1] is not None else None
+    fold = np.empty(len(y), dtype=np.int8)
+    scores, fit_seconds, msgs = [], [], []
+    for k, ((_, te), (pred, sc, fit_s, w)) in enumerate(zip(splits, out)):
+        y_pred[te] = pred
+        if y_score is not None:
+            y_score[te] = sc
+        fold[te] = k
+        # the same metric as cross_val_score's default scorer for classifiers
+        scores.append(float(accuracy_score(y[te], pred)))
+        fit_seconds.append(round(fit_s, 3))
+        msgs += [m for m in w if m not in msgs]
+    return CVResult(scores, y_pred, y_score, fold, fit_seconds, msgs, round(seconds, 3))
+
+
+def dummy_scores(y, cv: int = 3) -> list[float]:
+    """CV accuracy of always predicting the most frequent class: the baseline to beat."""
+    from sklearn.dummy import DummyClassifier
+    from sklearn.model_selection import cross_val_score
+
+    # The dummy ignores X; a 1-column placeholder keeps it from copying the images.
+    placeholder = np.zeros((len(y), 1))
+    return [float(s) for s in cross_val_score(DummyClassifier(strategy="most_frequent"), placeholder, y,
+                                              cv=cv)]

@@ -1,0 +1,140 @@
+"""The figures an evaluation writes to ``figures/``, each with a title and a one-sentence caption.
+
+Every figure is drawn by a Display from arrays already computed; nothing here predicts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..plots._save import new_figure, save_figure
+
+
+def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
+    """Draw and save every figure that applies to *result*; return ``[{file, title, caption}]``.
+
+    Parameters
+    ----------
+    folder : path-like
+        Where the PNGs go (a run's ``figures/``, or a staging copy of it).
+    result : EvalResult
+    arrays : dict of str to ndarray
+        The contents of ``predictions.npz``.
+    images : ndarray of shape (n_test, height, width)
+        Test images, for the galleries.
+    model : fitted estimator, default=None
+        For the coefficient images of linear models.
+    """
+    from ..plots import (CoefficientImagesDisplay, ConfusedPairsDisplay, ConfusionMatrixDisplay,
+                         ErrorGalleryDisplay, PrecisionRecallDisplay, PrecisionRecallThresholdDisplay,
+                         ProbaBarsDisplay, RocCurveDisplay)
+
+    folder = Path(folder)
+    out: list[dict] = []
+    classes = list(result.classes)
+    labels = np.arange(len(classes))
+
+    def save(disp, name, title, caption):
+        save_figure(disp.figure_, folder / name)
+        out.append({"file": f"figures/{name}", "title": title, "caption": caption})
+
+    cv = "cv_pred" in arrays
+    y_t, y_p = (arrays["cv_y_true"], arrays["cv_pred"]) if cv else (arrays["y_true"], arrays["y_pred"])
+    where = "cross-validated on the training set" if cv else "on the test set"
+    n = len(y_t)
+    rot = "vertical" if max(map(len, classes)) > 3 else "horizontal"
+    size = (4.8, 4.0) if len(classes) == 2 else (7.5, 6.2)
+
+    ax = new_figure(size).subplots()
+    disp = ConfusionMatrixDisplay.from_predictions(y_t, y_p, labels=labels, display_labels=classes, ax=ax,
+                                                   xticks_rotation=rot, cmap="Blues",
+                                                   title=f"Confusion matrix ({where})")
+    correct = int(np.trace(disp.confusion_matrix))
+    save(disp, "confusion.png", "Confusion matrix",
+         f"The {n:,} images ({where}) counted by true class (rows) and predicted class (columns): "
+         f"the {correct:,} correct answers sit on the diagonal and every other cell is a mistake.")
+
+    ax = new_figure(size).subplots()
+    disp = ConfusionMatrixDisplay.from_predictions(y_t, y_p, labels=labels, display_labels=classes, ax=ax,
+                                                   errors_only=True, xticks_rotation=rot,
+                                                   title=f"Errors by true class ({where})")
+    cm = disp.confusion_matrix
+    i, j = np.unravel_index(np.argmax(cm), cm.shape)
+    worst = (f"; the largest is {classes[i]} read as {classes[j]} ({cm[i, j]:.1%} of the {classes[i]}s)"
+             if cm[i, j] > 0 else "")
+    save(disp, "confusion_errors.png", "Where the errors are",
+         "The same matrix with each row divided by the number of images of that true class and the "
+         f"correct answers removed, so only the error rates remain{worst}.")
+
+    det = result.detector or {}
+    score_key = "cv_score" if det.get("source") == "cv" else "y_score"
+    y_score = arrays.get(score_key)
+    if result.is_binary and y_score is not None:
+        y_dt = arrays["cv_y_true"] if det.get("source") == "cv" else arrays["y_true"]
+        where = "cross-validated on the training set" if det.get("source") == "cv" else "on the test set"
+        target = det.get("target") or {}
+        hit = target.get("reached")
+        pos = classes[-1]
+        score_name = ("Probability of the positive class" if result.score_kind == "predict_proba"
+                      else "Decision score")
+
+        disp = PrecisionRecallThresholdDisplay.from_predictions(
+            y_dt, y_score, target=target if hit else None, score_name=score_name,
+            ax=new_figure((8, 4)).subplots(), title=f"Precision and recall versus threshold ({where})")
+        at = (f"; at threshold {target['threshold']:.6g} precision reaches {target['precision']:.1%} "
+              f"with recall {target['recall']:.1%}" if hit else "")
+        save(disp, "precision_recall_threshold.png", "Precision and recall versus threshold",
+             f"Raising the threshold on the {pos}-detector's score makes it flag fewer images, so "
+             f"precision goes up and recall goes down{at}.")
+
+        disp = PrecisionRecallDisplay.from_predictions(
+            y_dt, y_score, target=target if hit else None, name=f"{pos} detector",
+            ax=new_figure((5.2, 5)).subplots(), title=f"Precision versus recall ({where})")
+        save(disp, "precision_recall.png", "Precision–recall curve",
+             f"Every point is one threshold: how many of the images flagged as {pos} really are "
+             f"(precision) against how many of the {pos}s are found (recall); "
+             f"average precision {det.get('average_precision') or 0:.3f}.")
+
+        disp = RocCurveDisplay.from_predictions(
+            y_dt, y_score, threshold=target.get("threshold") if hit else None, name=f"{pos} detector",
+            ax=new_figure((5.2, 5)).subplots(), title=f"ROC curve ({where})")
+        save(disp, "roc.png", "ROC curve",
+             f"The share of {pos}s found against the share of other images wrongly flagged, over all "
+             f"thresholds; the area under it is {det.get('roc_auc') or 0:.4f} (0.5 is guessing, 1 is perfect).")
+
+    if result.linear and model is not None:
+        try:
+            disp = CoefficientImagesDisplay.from_estimator(model, image_shape=tuple(result.image_shape),
+                                                           classes=classes)
+        except ValueError:  # e.g. a feature-reducing step before the classifier: no pixel images
+            disp = None
+        if disp is not None:
+            save(disp, "coefficients.png", "What the linear model looks at",
+                 "The weight the model gives each pixel for each class, on one colour scale for all "
+                 "classes: red pixels count as evidence for the class, blue ones against it.")
+
+    y_true, y_pred, proba = arrays["y_true"], arrays["y_pred"], arrays.get("y_proba")
+    disp = ErrorGalleryDisplay.from_predictions(images, y_true, y_pred, y_proba=proba, classes=classes)
+    n_err = disp.n_errors_total
+    order = ", most confident mistakes first, with the probability the model gave its wrong answer" \
+        if proba is not None else ""
+    save(disp, "errors.png", "Misclassified test images",
+         f"{len(disp.images)} of the {n_err:,} test images the model got wrong, titled with the true "
+         f"and the predicted class{order}.")
+
+    if result.confused_pairs:
+        disp = ConfusedPairsDisplay.from_predictions(images, y_true, y_pred, classes=classes,
+                                                     n_pairs=min(4, len(result.confused_pairs)))
+        p = result.confused_pairs[0]
+        save(disp, "confused_pairs.png", "Most confused pairs",
+             f"The mistakes the model makes most often on the test set, with examples of each; the "
+             f"commonest is {classes[p['true']]} read as {classes[p['pred']]} ({p['count']:,} times).")
+
+    if proba is not None:
+        disp = ProbaBarsDisplay.from_predictions(images, proba, y_true=y_true, classes=classes)
+        save(disp, "proba_bars.png", "Predicted probabilities",
+             "For a few test images, right and wrong, the probability the model gives each class: "
+             "blue is its answer and red the true class when the answer is wrong.")
+    return out

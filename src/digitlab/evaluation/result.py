@@ -1,0 +1,166 @@
+"""``EvalResult``: everything one evaluation found, as plain data that round-trips through JSON.
+
+The arrays behind it (labels, probabilities, scores) live in :attr:`EvalResult.predictions` and in
+a run's ``predictions.npz``; ``eval.json`` holds the rest, so the report and the web app never
+refit or re-predict.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+import numpy as np
+
+EVAL_FORMAT = 1
+
+
+@dataclass
+class EvalResult:
+    """Scores of a fitted classifier on one train/test split.
+
+    Attributes
+    ----------
+    task : {"multiclass", "binary"}
+    classes : list of str
+        Task class names; labels in :attr:`predictions` index into it (binary: ``["not 5", "5"]``).
+    detect : int or None
+        Binary tasks: the dataset class that is detected.
+    n_train, n_test : int
+    test_accuracy, train_accuracy : float
+    cv : int
+        Number of cross-validation folds (0: none).
+    cv_scores : list of float
+        Accuracy of each fold (``cross_val_score`` semantics: ``StratifiedKFold`` without shuffling).
+    cv_mean : float or None
+    dummy_cv_scores : list of float
+        The same folds scored by always predicting the most frequent class.
+    dummy_cv_mean : float or None
+    confusion_matrix : list of list of int
+        Test-set counts, rows true, columns predicted.
+    cv_confusion_matrix : list of list of int or None
+        Counts of the cross-validated predictions on the training set (the notebooks' matrix).
+    per_class : list of dict
+        Test-set ``class, precision, recall, f1, support``.
+    detector : dict or None
+        Binary tasks: ``source`` ("cv" or "test"), ``precision, recall, f1, roc_auc,
+        average_precision``, ``target`` (see :func:`~digitlab.evaluation.metrics.threshold_at`)
+        and ``test`` (the same scores on the test set).
+    confused_pairs : list of dict
+        Largest off-diagonal test-set cells: ``true, pred, count, share``.
+    score_kind : str or None
+        ``"decision_function"`` or ``"predict_proba"``: where scores come from.
+    has_proba : bool
+    linear : bool
+        The final estimator has ``coef_``.
+    image_shape : list of int
+    timings : dict
+        Seconds spent scoring the test and train sets and cross-validating.
+    warnings : list of str
+        Convergence warnings from the cross-validation fits.
+    figures : list of dict
+        ``file`` (relative to the run folder), ``title``, ``caption``.
+    predictions : dict of str to ndarray
+        Not stored in JSON; the contents of ``predictions.npz``.
+    """
+
+    task: str
+    classes: list
+    detect: int | None = None
+    n_train: int = 0
+    n_test: int = 0
+    test_accuracy: float = float("nan")
+    train_accuracy: float | None = None
+    cv: int = 0
+    cv_scores: list = field(default_factory=list)
+    cv_mean: float | None = None
+    dummy_cv_scores: list = field(default_factory=list)
+    dummy_cv_mean: float | None = None
+    confusion_matrix: list = field(default_factory=list)
+    cv_confusion_matrix: list | None = None
+    per_class: list = field(default_factory=list)
+    detector: dict | None = None
+    confused_pairs: list = field(default_factory=list)
+    score_kind: str | None = None
+    has_proba: bool = False
+    linear: bool = False
+    image_shape: list = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    figures: list = field(default_factory=list)
+    format: int = EVAL_FORMAT
+    predictions: dict | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_binary(self) -> bool:
+        return self.task == "binary"
+
+    # Array shortcuts in scikit-learn's names (None when the arrays were not loaded).
+    def _array(self, key):
+        return None if self.predictions is None else self.predictions.get(key)
+
+    @property
+    def y_true(self):
+        return self._array("y_true")
+
+    @property
+    def y_pred(self):
+        return self._array("y_pred")
+
+    @property
+    def y_proba(self):
+        return self._array("y_proba")
+
+    @property
+    def y_score(self):
+        return self._array("y_score")
+
+    def summary(self) -> dict:
+        """The flat metrics stored in ``run.json`` and listed by ``digitlab runs``."""
+        out = {"test_accuracy": self.test_accuracy, "train_accuracy": self.train_accuracy,
+               "cv_scores": list(self.cv_scores), "cv_mean": self.cv_mean,
+               "dummy_cv_mean": self.dummy_cv_mean}
+        if self.detector:
+            d = self.detector
+            out.update({k: d.get(k) for k in ("precision", "recall", "f1", "roc_auc")})
+            t = d.get("target") or {}
+            if t:
+                out["threshold_at_target"] = t.get("threshold")
+                if t.get("metric") == "precision":
+                    out["recall_at_target"] = t.get("recall")
+                else:
+                    out["precision_at_target"] = t.get("precision")
+        return out
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("predictions")
+        return _plain(d)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | dict, predictions: dict | None = None) -> "EvalResult":
+        """Rebuild from :meth:`to_json` output (a string or the parsed dict)."""
+        d = json.loads(text) if isinstance(text, (str, bytes)) else dict(text)
+        known = {f.name for f in fields(cls)} - {"predictions"}
+        return cls(**{k: v for k, v in d.items() if k in known}, predictions=predictions)
+
+
+def _plain(o):
+    """numpy scalars and arrays → Python; NaN → None (JSON has no NaN)."""
+    if isinstance(o, dict):
+        return {str(k): _plain(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_plain(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return _plain(o.tolist())
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.bool_,)):
+        return bool(o)
+    if isinstance(o, (float, np.floating)):
+        f = float(o)
+        return f if np.isfinite(f) else None
+    return o

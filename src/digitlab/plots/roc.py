@@ -1,0 +1,70 @@
+"""scikit-learn's RocCurveDisplay, with the chosen threshold marked and ``from_run``."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import RocCurveDisplay as _SkRocCurveDisplay
+
+from ._run_data import as_run, load_eval, load_predictions, require
+
+
+class RocCurveDisplay(_SkRocCurveDisplay):
+    """ROC curve (scikit-learn's) with the chance line and, optionally, an operating point.
+
+    Extra attributes after :meth:`mark_threshold`: ``point_`` (``(fpr, tpr)``) and ``point_line_``.
+    """
+
+    point_ = None
+    _point_label = None
+
+    def plot(self, ax=None, **kwargs):
+        super().plot(ax=ax, **kwargs)
+        if self.point_ is not None:
+            self._draw_point()
+        return self
+
+    def mark_threshold(self, y_true, y_score, threshold, label=None):
+        """Mark where ``y_score >= threshold`` sits on the curve."""
+        if threshold is None:
+            return self
+        y_true = np.asarray(y_true).astype(bool)
+        y_at = np.asarray(y_score) >= threshold
+        fpr = float(y_at[~y_true].mean()) if (~y_true).any() else 0.0
+        tpr = float(y_at[y_true].mean()) if y_true.any() else 0.0
+        self.point_ = (fpr, tpr)
+        self._point_label = label or f"threshold {threshold:.6g}"
+        if hasattr(self, "ax_"):
+            self._draw_point()
+        return self
+
+    def _draw_point(self):
+        fpr, tpr = self.point_
+        (self.point_line_,) = self.ax_.plot([fpr], [tpr], "o", color="black", zorder=3,
+                                            label=f"{self._point_label}: TPR {tpr:.2f}, FPR {fpr:.3f}")
+        self.ax_.legend(loc="lower right")
+
+    @classmethod
+    def from_predictions(cls, y_true, y_score=None, *, threshold=None, title=None, **kwargs):
+        """As :meth:`sklearn.metrics.RocCurveDisplay.from_predictions`, plus *threshold* and *title*."""
+        kwargs.setdefault("plot_chance_level", True)
+        disp = super().from_predictions(y_true, y_score, **kwargs)
+        disp.mark_threshold(y_true, y_score, threshold)
+        if title:
+            disp.ax_.set_title(title)
+        return disp
+
+    @classmethod
+    def from_run(cls, run, *, ax=None, **kwargs):
+        """The detector's ROC curve from a run's cross-validated scores (test scores without CV)."""
+        run = as_run(run)
+        arrays, ev = load_predictions(run), load_eval(run)
+        det = ev.get("detector") or {}
+        if det.get("source") == "cv":
+            y_true, y_score = arrays["cv_y_true"], require(arrays, "cv_score", run, "a ROC curve")
+        else:
+            y_true, y_score = arrays["y_true"], require(arrays, "y_score", run, "a ROC curve")
+        where = "cross-validated, training set" if det.get("source") == "cv" else "test set"
+        kwargs.setdefault("name", ev["classes"][-1] + " detector")
+        kwargs.setdefault("title", f"ROC curve ({where})")
+        t = det.get("target") or {}
+        return cls.from_predictions(y_true, y_score, threshold=t.get("threshold"), ax=ax, **kwargs)
