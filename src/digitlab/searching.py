@@ -316,11 +316,26 @@ def _register_backend(kind: str) -> str:
     name = f"digitlab-{kind}"
     if name in _REGISTERED:
         return name
+    extra = {}
     if kind == "loky":
         from joblib._parallel_backends import LokyBackend as Base
     else:
         from joblib._dask import DaskDistributedBackend as Base
-    joblib.register_parallel_backend(name, type(f"Progress{Base.__name__}", (_ProgressHook, Base), {}))
+
+        def start_call(self):
+            Base.start_call(self)
+            # joblib scatters every argument over 1 kB (the folds' index arrays) to ONE worker,
+            # without replicas: if that worker dies, the data is gone and the search fails with
+            # "already forgotten". Sent inline instead, the tasks can be rerun anywhere; X and y
+            # are still scattered once, to every worker (parallel_config(scatter=...)).
+            self.call_data_futures = None
+
+        def stop_call(self):
+            self.call_data_futures = {}  # joblib clears it
+            Base.stop_call(self)
+
+        extra.update(start_call=start_call, stop_call=stop_call)
+    joblib.register_parallel_backend(name, type(f"Progress{Base.__name__}", (_ProgressHook, Base), extra))
     _REGISTERED.add(name)
     return name
 
