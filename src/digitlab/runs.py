@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import _config
+from . import _config, _json
 from ._atomic import PART_MARK, ensure_dir, os_error, write_text
 from .exceptions import DataError, InputMissingError, ModelError
 
@@ -202,7 +202,7 @@ class RunWriter:
         return self
 
     def write_json(self, name: str, obj) -> Path:
-        return write_text(self.path / name, json.dumps(obj, indent=2, default=_json_default) + "\n")
+        return write_text(self.path / name, _json.dumps(obj) + "\n")
 
     def commit(self) -> Path:
         for k in range(1, 1000):
@@ -223,17 +223,3 @@ class RunWriter:
         if self.path is not None:
             shutil.rmtree(self.path, ignore_errors=True)
         return False
-
-
-def _json_default(o):
-    import numpy as np
-
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

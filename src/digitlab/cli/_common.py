@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -21,22 +20,9 @@ quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress out
 
 
 def print_json(obj) -> None:
-    click.echo(json.dumps(obj, indent=2, default=_default))
+    from .._json import dumps
 
-
-def _default(o):
-    import numpy as np
-    from pathlib import Path
-
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    click.echo(dumps(obj))
 
 
 def console():
