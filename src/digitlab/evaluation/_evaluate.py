@@ -250,7 +250,7 @@ def _write(run, result: EvalResult, model, images) -> None:
     atomically, ``run.json`` last.
     """
     from .._atomic import PART_MARK, atomic_path, os_error, write_text
-    from ..runs import _json_default
+    from .._json import dumps as json_dumps
     from .figures import draw_all
 
     try:
@@ -264,7 +264,7 @@ def _write(run, result: EvalResult, model, images) -> None:
             if images is not None else []
         write_text(stage / EVAL_FILE, result.to_json())
         meta = dict(run.meta, metrics=result.summary())
-        run_json = json.dumps(meta, indent=2, default=_json_default) + "\n"
+        run_json = json_dumps(meta) + "\n"
         try:
             _swap_dir(stage / FIGURES_DIR, run.path / FIGURES_DIR)
             os.replace(stage / PREDICTIONS_FILE, run.path / PREDICTIONS_FILE)
