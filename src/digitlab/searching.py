@@ -236,6 +236,36 @@ class _Tracker:
 _ACTIVE: _Tracker | None = None  # the tracker of the search running in this process
 _SEQUENTIAL = False  # fold scores come from the in-process scorer (n_jobs=1) instead of joblib
 _local = threading.local()
+_INTERRUPTED = threading.Event()
+
+
+@contextlib.contextmanager
+def _sigint_latch():
+    """Remember Ctrl-C even when an estimator catches the KeyboardInterrupt and carries on."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if previous is signal.SIG_IGN:
+            return
+        _INTERRUPTED.set()
+        if callable(previous):
+            previous(signum, frame)
+        raise KeyboardInterrupt
+
+    _INTERRUPTED.clear()
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+        if _INTERRUPTED.is_set():
+            raise KeyboardInterrupt
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _INTERRUPTED.clear()
 
 
 class ReportingScorer:
@@ -250,6 +280,8 @@ class ReportingScorer:
         self.keys = list(keys)
 
     def __call__(self, estimator, X, y, **kwargs):
+        if _INTERRUPTED.is_set():  # Ctrl-C was swallowed by the fit (MLPClassifier does that)
+            raise KeyboardInterrupt
         score = self.scorer(estimator, X, y, **kwargs)
         tracker = _ACTIVE
         if tracker is not None and _SEQUENTIAL:
@@ -503,7 +535,7 @@ def search(dataset="mnist", model: str = "logreg", *, grid: dict | None = None,
             fits = f"{total} candidates × {cv} folds" if total else f"successive halving, {cv} folds"
             echo(f"searching {model} on {len(y):,} {ds.name} images: {fits} on {be['label']}")
             t0 = time.perf_counter()
-            with _tracking(tracker, be["sequential"]), be["config"](), _mapped_errors(be), \
+            with _sigint_latch(), _tracking(tracker, be["sequential"]), be["config"](), _mapped_errors(be), \
                     warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 searcher.fit(X, y)

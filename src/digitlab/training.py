@@ -46,6 +46,9 @@ def fit_model(model, X, y, *, progress: bool = False, label: str = "fitting"):
         t0 = time.perf_counter()
         model.fit(X, y)
         seconds = time.perf_counter() - t0
+    if any(str(w.message) == "Training interrupted by user." for w in caught):
+        # MLPClassifier swallows Ctrl-C and returns a half-trained model: never save that one
+        raise KeyboardInterrupt
     from sklearn.exceptions import ConvergenceWarning
 
     conv = [str(w.message).split("\n")[0] for w in caught if issubclass(w.category, ConvergenceWarning)]
