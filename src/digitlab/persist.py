@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from ._atomic import atomic_path
 from .exceptions import InputMissingError, ModelError, NoPermissionError
 
 MAX_MEMBER_BYTES = 512 * 2**20  # a model member larger than this is a zip bomb, not a model
+MAX_TOTAL_BYTES = 2 * 2**30  # many members just under the member cap are a bomb too
 META_MEMBER = "digitlab.json"
 
 # Types a digitlab model may contain. Anything else (os.system, builtins.eval, an unknown class)
@@ -82,10 +84,14 @@ def check_file(path) -> None:
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
+            total = 0
             for info in zf.infolist():
+                total += info.file_size
                 if info.file_size > MAX_MEMBER_BYTES:
                     raise ModelError(f"{path}: not a digitlab model (member {info.filename} claims "
                                      f"{info.file_size:,} bytes)")
+            if total > MAX_TOTAL_BYTES:
+                raise ModelError(f"{path}: not a digitlab model (members claim {total:,} bytes in all)")
     except zipfile.BadZipFile as exc:
         raise ModelError(f"{path}: not a digitlab model (skops zip): {exc}") from None
     except OSError as exc:
@@ -123,8 +129,17 @@ def load_model(path, *, sha256: str | None = None, expect_sklearn: str | None = 
     bad = sorted(t for t in untrusted if not is_trusted(t))
     if bad:
         raise ModelError(f"{path}: model contains untrusted types {bad}")
+    from sklearn.exceptions import InconsistentVersionWarning
+
     try:
-        return sio.load(path, trusted=sorted(untrusted))
+        with warnings.catch_warnings():
+            # D6: an estimator pickled by another scikit-learn version may predict wrongly
+            if not allow_version_mismatch:
+                warnings.simplefilter("error", InconsistentVersionWarning)
+            return sio.load(path, trusted=sorted(untrusted))
+    except InconsistentVersionWarning as w:
+        raise ModelError(f"{path}: saved with scikit-learn {w.original_sklearn_version}, running "
+                         f"{w.current_sklearn_version}; retrain or pass --allow-version-mismatch") from None
     except Exception as exc:  # noqa: BLE001
         raise ModelError(f"{path}: model file corrupted or modified ({type(exc).__name__}: {exc})") from None
 
