@@ -1,0 +1,224 @@
+"""Fuzz targets for the three parsers of untrusted input, shared by tests and benchmarks.
+
+Each ``check_*`` feeds one input to a parser and asserts the contract: it returns valid data or
+raises a :class:`digitlab.exceptions.DigitlabError`; anything else (ValueError, zlib.error,
+MemoryError...) propagates and fails the property. Python-level allocations are bounded with
+tracemalloc (numpy's buffers are traced too): a lying header must never make the parser
+allocate what it claims.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import struct
+import tempfile
+import tracemalloc
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from digitlab.exceptions import DigitlabError
+
+MEMORY_SLACK = 64 * 2**20  # bytes allowed on top of a small multiple of the input size
+DEADLINE_MS = 3000  # per input; a hang shows up as a DeadlineExceeded failure
+
+
+# --------------------------------------------------------------------------- strategies
+@st.composite
+def idx_files(draw):
+    """IDX-shaped bytes: a plausible or broken header, dims from tiny to 4 G, a payload of any length."""
+    clean = draw(st.booleans())  # half the inputs are well-formed, to reach the parser's end
+    prefix = b"\0\0" if clean else draw(st.sampled_from([b"\0\0", b"\0\1", b"\x1f\x8b"]))
+    code = 0x08 if clean else draw(st.sampled_from([0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E, 0x00, 0xFF]))
+    ndim = draw(st.integers(1, 3) if clean else st.integers(0, 4))
+    dims = draw(st.lists(st.integers(1, 12) if clean else st.one_of(st.integers(0, 30), st.integers(0, 2**32 - 1)),
+                         min_size=ndim, max_size=ndim))
+    head = prefix + bytes([code, ndim]) + b"".join(struct.pack(">I", d) for d in dims)
+    want = int(np.prod(dims, dtype=object)) if dims else 0
+    if want <= 4096:
+        n = want if clean else max(0, want + draw(st.sampled_from([0, 0, 0, -1, 1, -want])))
+    else:
+        n = draw(st.integers(0, 256))
+    data = head + draw(st.binary(min_size=n, max_size=n))
+    wrap = draw(st.sampled_from(["raw", "gzip"] if clean else ["raw", "gzip", "gzip-cut", "gzip-flip"]))
+    if wrap == "raw":
+        return data
+    z = gzip.compress(data, mtime=0)
+    if wrap == "gzip-cut":
+        return z[: draw(st.integers(0, len(z) - 1))]
+    if wrap == "gzip-flip":
+        i = draw(st.integers(10, len(z) - 1))
+        return z[:i] + bytes([z[i] ^ draw(st.integers(1, 255))]) + z[i + 1:]
+    return z
+
+
+IDX_INPUTS = st.one_of(st.binary(max_size=600), idx_files())
+
+_CELLS = st.one_of(st.integers(0, 255).map(str), st.integers(0, 255).map(str), st.integers(0, 255).map(str),
+                   st.sampled_from(["", "nan", "inf", "-1", "256", "3.5", "0.5", "1", "abc", "1e400", " 7 ",
+                                    '"5"', "0x10", "-0"]))
+
+
+@st.composite
+def csv_files(draw):
+    """CSV-shaped bytes: header or not, BOM or not, 8x8/28x28/wrong widths, ragged rows, junk cells."""
+    clean = draw(st.booleans())  # half the inputs are well-formed, to reach the parser's end
+    side = 8 if clean else draw(st.sampled_from([8, 28, 3]))
+    width = side * side + 1 + (0 if clean else draw(st.sampled_from([0, 0, 0, -1, 1])))
+    rows = []
+    if draw(st.booleans()):
+        rows.append(",".join(["label"] + [f"pixel{i}" for i in range(width - 1)]))
+    for _ in range(draw(st.integers(1, 4) if clean else st.integers(0, 4))):
+        label = draw(st.integers(0, 9).map(str) if clean else st.one_of(st.integers(0, 9).map(str), _CELLS))
+        if clean:
+            cells = [str(v) for v in draw(st.lists(st.integers(0, 255), min_size=width - 1, max_size=width - 1))]
+        elif draw(st.integers(0, 3)) == 0:  # a row of junk
+            cells = draw(st.lists(_CELLS, min_size=0, max_size=width + 2))
+        else:  # a row of pixels with maybe one odd cell
+            cells = [str(v) for v in draw(st.lists(st.integers(0, 255), min_size=width - 1, max_size=width - 1))]
+            if cells and draw(st.booleans()):
+                cells[draw(st.integers(0, len(cells) - 1))] = draw(_CELLS)
+        rows.append(",".join([label, *cells]))
+    text = "\n".join(rows) + draw(st.sampled_from(["", "\n", "\n\n", "\r\n"]))
+    bom = draw(st.sampled_from([b"", b"\xef\xbb\xbf"]))
+    return bom + text.encode()
+
+
+CSV_INPUTS = st.one_of(st.binary(max_size=400), csv_files())
+
+
+@st.composite
+def encoded_images(draw):
+    """Small images in allowed and refused formats, some truncated or with flipped bytes."""
+    from PIL import Image
+
+    mode = draw(st.sampled_from(["L", "RGB", "RGBA", "P", "1", "I;16", "LA"]))
+    w, h = draw(st.integers(1, 40)), draw(st.integers(1, 40))
+    fmt = draw(st.sampled_from(["PNG", "PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "ICO"]))
+    arr = draw(hnp.arrays(np.uint8, (h, w), elements=st.integers(0, 255)))
+    img = Image.fromarray(arr, "L")
+    try:
+        img = img.convert(mode) if mode != "I;16" else Image.fromarray(arr.astype(np.uint16) * 257)
+        buf = io.BytesIO()
+        img.save(buf, format=fmt)
+    except (OSError, ValueError, KeyError):
+        img.convert("L").save(buf := io.BytesIO(), format="PNG")
+    data = buf.getvalue()
+    cut = draw(st.sampled_from(["whole", "whole", "cut", "flip"]))
+    if cut == "cut":
+        return data[: draw(st.integers(0, len(data) - 1))]
+    if cut == "flip":
+        i = draw(st.integers(0, len(data) - 1))
+        return data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
+    return data
+
+
+_ARRAY_DTYPES = st.sampled_from([np.uint8, np.uint16, np.float32, np.float64, np.int64, np.bool_, np.int8])
+ARRAYS = hnp.arrays(_ARRAY_DTYPES, hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=48))
+IMAGE_INPUTS = st.one_of(st.binary(max_size=300), encoded_images(), ARRAYS)
+
+
+# --------------------------------------------------------------------------- checks
+class _Bounded:
+    """Fail if the call allocates more than ``factor`` × input size + MEMORY_SLACK (traced)."""
+
+    def __init__(self, size: int, factor: int = 8):
+        self.limit = factor * size + MEMORY_SLACK
+
+    def __enter__(self):
+        self.started = not tracemalloc.is_tracing()
+        if self.started:
+            tracemalloc.start()
+        tracemalloc.reset_peak()
+        self.base = tracemalloc.get_traced_memory()[0]
+        return self
+
+    def __exit__(self, *exc):
+        peak = tracemalloc.get_traced_memory()[1] - self.base
+        if self.started:
+            tracemalloc.stop()
+        if exc[0] is None or issubclass(exc[0], DigitlabError):
+            assert peak <= self.limit, f"allocated {peak:,} bytes (limit {self.limit:,})"
+        return False
+
+
+def check_idx(data: bytes) -> str:
+    from digitlab.datasets.idx import read_idx_bytes
+
+    with _Bounded(len(data)):
+        try:
+            arr, digest = read_idx_bytes(data, "fuzz.idx")
+        except DigitlabError:
+            return "refused"
+    assert isinstance(arr, np.ndarray) and arr.dtype == np.uint8
+    assert arr.ndim >= 1 and all(d >= 1 for d in arr.shape)
+    assert isinstance(digest, str) and len(digest) == 32
+    return "ok"
+
+
+def check_csv(data: bytes) -> str:
+    from digitlab.datasets._load_csv import load_csv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "fuzz.csv")
+        with open(path, "wb") as fh:
+            fh.write(data)
+        with _Bounded(len(data), factor=64):
+            try:
+                ds = load_csv(path)
+            except DigitlabError:
+                return "refused"
+    assert ds.images.dtype == np.uint8 and ds.images.ndim == 3 and len(ds) >= 1
+    assert ds.images.shape[1] == ds.images.shape[2]
+    assert len(ds.labels) == len(ds.images)
+    assert ds.labels.min() >= 0 and ds.labels.max() < len(ds.classes)
+    return "ok"
+
+
+def check_image(data) -> str:
+    from digitlab.preprocess import preprocess
+
+    size = data.nbytes if isinstance(data, np.ndarray) else len(data)
+    with _Bounded(size, factor=64):
+        try:
+            res = preprocess(data)
+        except DigitlabError:
+            return "refused"
+    assert res.image.shape == (28, 28) and res.image.dtype == np.uint8
+    return "ok"
+
+
+TARGETS = {
+    "idx parser (datasets.idx.read_idx_bytes)": (check_idx, IDX_INPUTS),
+    "csv loader (datasets._load_csv.load_csv)": (check_csv, CSV_INPUTS),
+    "image preprocessing (preprocess.preprocess)": (check_image, IMAGE_INPUTS),
+}
+
+FUZZ_SETTINGS = dict(deadline=DEADLINE_MS, database=None,
+                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                            HealthCheck.filter_too_much])
+
+
+def run_property(check, strategy, n: int, seed: int = 0) -> dict:
+    """Run one property for *n* inputs outside pytest; count cases and outcomes."""
+    from hypothesis import seed as hseed
+
+    counts = {"cases": 0, "ok": 0, "refused": 0}
+
+    @hseed(seed)
+    @settings(max_examples=n, **FUZZ_SETTINGS)
+    @given(strategy)
+    def prop(x):
+        counts["cases"] += 1
+        counts[check(x)] += 1
+
+    failure = None
+    try:
+        prop()
+    except Exception as exc:  # noqa: BLE001 - the falsifying input's error is the result
+        failure = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return {**counts, "failure": failure}
