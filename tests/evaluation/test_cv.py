@@ -23,7 +23,11 @@ def test_cross_validate_equals_notebook_calls_for_sgd_detector(mnist_small, n_jo
     sgd = model[-1]
     assert res.scores == list(cross_val_score(sgd, Xf, y, cv=3, scoring="accuracy"))
     assert np.array_equal(res.y_pred, cross_val_predict(sgd, Xf, y, cv=3))
-    assert np.array_equal(res.y_score, cross_val_predict(sgd, Xf, y, cv=3, method="decision_function"))
+    dec = cross_val_predict(sgd, Xf, y, cv=3, method="decision_function")
+    if n_jobs == 1:
+        assert np.array_equal(res.y_score, dec)
+    else:  # workers run BLAS on one thread: sums in another order, last bits may differ
+        assert np.allclose(res.y_score, dec, rtol=1e-12, atol=0)
     assert len(res.fit_seconds) == 3
     assert not hasattr(model[-1], "coef_")  # the model passed in is cloned, never fitted
 

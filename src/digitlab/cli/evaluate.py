@@ -19,7 +19,7 @@ from .train import runs_dir_option
 @click.option("--target-recall", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="Detectors: report the threshold keeping this recall, and the precision there.")
 @click.option("--n-jobs", type=click.IntRange(min=1), default=None,
-              help="Worker processes for the folds [default: one per fold, at most one per core].")
+              help="Worker processes for the folds [default: one per fold, up to two per core].")
 @click.option("--no-figures", is_flag=True, help="Skip drawing figures (figures/ is emptied so it never shows stale results).")
 @click.option("--allow-version-mismatch", is_flag=True,
               help="Load a model saved with another scikit-learn version (results may differ).")

@@ -58,7 +58,7 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
     progress : bool, default=False
         Show what is being computed on stderr.
     n_jobs : int, default=None
-        Worker processes for the folds (one per fold, at most one per core).
+        Worker processes for the folds (default: one per fold, up to two per core).
     figures : bool, default=True
         Draw the figures (runs only).
     data_dir, cache_dir : path-like, default=None
@@ -168,7 +168,8 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
             result.detector = _detector(arrays, cvr is not None, target_precision, target_recall)
         result.timings = {"test_predict_seconds": round(t_test, 3), "train_predict_seconds": round(t_train, 3),
                           "cv_seconds": cvr.seconds if cvr else None,
-                          "cv_fit_seconds": cvr.fit_seconds if cvr else []}
+                          "cv_fit_seconds": cvr.fit_seconds if cvr else [],
+                          "cv_cpu_seconds": cvr.cpu_seconds if cvr else None}
         if target is not None:
             _say(status, "drawing figures" if figures else "writing results")
             _write(target, result, model if figures else None, split.test.images if figures else None)
