@@ -84,3 +84,21 @@ def test_score_labels_equal_predict(digits, name, params, binary):
         assert np.allclose(s.y_proba.sum(axis=1), 1)
     if binary:
         assert s.y_score is not None and s.y_score.shape == (len(split.X_test),)
+
+
+class _DiesInFit(DummyClassifier):
+    """A classifier whose worker process exits during fit, as an OOM-killed one would."""
+
+    def fit(self, X, y, sample_weight=None):
+        import os
+
+        os._exit(9)
+
+
+def test_dead_worker_is_worker_error(digits):
+    """Check a worker process dying maps to WorkerError (exit 71), as BAD-INPUTS F6 asks."""
+    from digitlab.exceptions import WorkerError
+
+    with pytest.raises(WorkerError, match="worker process died") as e:
+        cross_validate(_DiesInFit(), digits.X, digits.y, cv=2, n_jobs=2)
+    assert e.value.exit_code == 71

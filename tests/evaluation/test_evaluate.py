@@ -116,6 +116,7 @@ def test_reevaluate_replaces_files_and_metrics(digits_run, run_copy):
     run = run_copy(digits_run)
     r = evaluate(run, cv=2, figures=False)
     assert len(r.cv_scores) == 2
+    assert load_result(run) == r  # what is returned is what was written
     meta = json.loads((run.path / "run.json").read_text())
     assert meta["metrics"]["cv_scores"] == r.cv_scores
     assert meta["model"] == digits_run.meta["model"]  # the rest of run.json is kept
@@ -159,3 +160,46 @@ def test_missing_split_refused():
     """Check a model without data is a usage error."""
     with pytest.raises(DigitlabError, match="fitted model and a split"):
         evaluate(make_model("logreg"))
+
+
+def test_missing_model_file_python_api(digits_run, run_copy, snapshot):
+    """Check evaluate(run) without model.skops raises InputMissingError (66) and writes nothing."""
+    from digitlab.exceptions import InputMissingError
+
+    run = run_copy(digits_run)
+    run.model_path.unlink()
+    before = snapshot(run.path)
+    with pytest.raises(InputMissingError, match="model not found") as e:
+        evaluate(run.path)
+    assert isinstance(e.value, FileNotFoundError) and e.value.exit_code == 66
+    assert snapshot(run.path) == before
+
+
+def test_tampered_model_file_python_api(digits_run, run_copy, snapshot):
+    """Check a modified model file raises ModelError (65) and writes nothing."""
+    run = run_copy(digits_run)
+    data = bytearray(run.model_path.read_bytes())
+    data[-100] ^= 0x01
+    run.model_path.write_bytes(bytes(data))
+    before = snapshot(run.path)
+    with pytest.raises(ModelError, match="corrupted or modified") as e:
+        evaluate(run.path)
+    assert e.value.exit_code == 65
+    assert snapshot(run.path) == before
+
+
+def test_failure_while_drawing_leaves_run_unchanged(digits_run, run_copy, snapshot, monkeypatch):
+    """Check an error after scoring (here: while drawing) leaves every file as it was, no temp files."""
+    from digitlab.evaluation import figures
+
+    run = run_copy(digits_run)
+    before = snapshot(run.path)
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(figures, "draw_all", boom)
+    with pytest.raises(OSError):
+        evaluate(run, cv=2)
+    assert snapshot(run.path) == before
+    assert not [p for p in run.path.rglob("*") if ".part_" in p.name]

@@ -169,11 +169,11 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
         result.timings = {"test_predict_seconds": round(t_test, 3), "train_predict_seconds": round(t_train, 3),
                           "cv_seconds": cvr.seconds if cvr else None,
                           "cv_fit_seconds": cvr.fit_seconds if cvr else [],
-                          "cv_cpu_seconds": cvr.cpu_seconds if cvr else None}
+                          "cv_cpu_seconds": cvr.cpu_seconds if cvr else None,
+                          "compute_seconds": round(time.perf_counter() - t_start, 3)}  # before figures
         if target is not None:
             _say(status, "drawing figures" if figures else "writing results")
             _write(target, result, model if figures else None, split.test.images if figures else None)
-        result.timings["total_seconds"] = round(time.perf_counter() - t_start, 3)
     return result
 
 
