@@ -72,7 +72,8 @@ def _search_rows(quick: bool) -> list[dict]:
                  "ratio": round(speedup, 2),
                  "notes": f"speed-up {speedup:.2f}x on 2 cores; scheduling overhead {overhead:.2f} s/task "
                           f"(per-task cost on workers {task_cost_d:.2f} s); scores identical to local: {same}; "
-                          f"wall incl. cluster start and refit {dsk_wall:.1f} s"})
+                          f"wall incl. cluster start and refit {dsk_wall:.1f} s; load average during the "
+                          f"run {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"})
     # Paper estimate: 100 candidates x cv folds on 16 workers, tasks in waves of 16. Task cost
     # scales ~linearly with training images for lbfgs logreg (assumption), so full MNIST's
     # 40,000-image folds cost about (60000 / limit) times the measured one.

@@ -488,9 +488,8 @@ def search(dataset="mnist", model: str = "logreg", *, grid: dict | None = None,
 
     Examples
     --------
-    >>> import digitlab
-    >>> run = digitlab.search("digits", "logreg", grid={"C": [0.01, 0.1, 1]},
-    ...                       test_size=0.25)  # doctest: +SKIP
+    >>> from digitlab.searching import search
+    >>> run = search("digits", "logreg", grid={"C": [0.01, 0.1, 1]}, test_size=0.25)  # doctest: +SKIP
     >>> run.meta["search"]["best_params"]  # doctest: +SKIP
     {'C': 0.1}
     """
@@ -498,7 +497,7 @@ def search(dataset="mnist", model: str = "logreg", *, grid: dict | None = None,
     from . import datasets as dsets
     from .models import make_model
     from .runs import RunWriter, make_run_id
-    from .training import binary_target, task_classes
+    from .training import binary_target
 
     echo = echo or (lambda msg: None)
     if cv < 2:

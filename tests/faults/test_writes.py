@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import errno
-import json
 import multiprocessing as mp
-import os
 import signal
 import sys
 import time
 
+import numpy as np
 import pytest
 
-from digitlab.exceptions import CannotCreateError, NoPermissionError, WorkerError, WriteError
+from digitlab.exceptions import NoPermissionError, WorkerError, WriteError
 from digitlab.runs import RunWriter, list_runs
 
 from _faultproc import part_entries, snapshot, start, wait_for
@@ -43,7 +42,7 @@ def test_concurrent_run_writers_get_unique_folders(tmp_path):
     assert part_entries(tmp_path) == []
 
 
-def test_two_train_processes_at_once(tmp_path, mnist_dir):
+def test_two_train_processes_at_once(tmp_path):
     """Two `digitlab train` at the same second: both exit 0, two runs, both models load."""
     args = ["train", "--dataset", "digits", "--test-size", "0.25", "--no-eval"]
     (p1, e1), (p2, e2) = start(args, tmp_path), start(args, tmp_path)
@@ -52,7 +51,7 @@ def test_two_train_processes_at_once(tmp_path, mnist_dir):
     runs = list_runs(tmp_path / "runs")
     assert len(runs) == 2
     for r in runs:
-        assert r.load_model().predict(__import__("numpy").zeros((1, 64), "uint8")).shape == (1,)
+        assert r.load_model().predict(np.zeros((1, 64), "uint8")).shape == (1,)
 
 
 @pytest.mark.parametrize("command", ["train", "search"])

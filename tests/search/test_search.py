@@ -9,7 +9,7 @@ import pytest
 
 from digitlab.exceptions import ParameterError
 from digitlab.runs import list_runs
-from digitlab.searching import (SEARCH_FILE, build_space, load_search, make_distribution, plot_param,
+from digitlab.searching import (build_space, load_search, make_distribution, plot_param,
                                 search)
 
 GRID = {"C": ["0.01", "0.1", "1"]}
