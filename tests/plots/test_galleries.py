@@ -41,6 +41,16 @@ def test_error_gallery_from_run(pyplot, digits_run, arrays):
     assert disp.figure_._suptitle.get_text().startswith("Misclassified test images")
 
 
+def test_error_gallery_detector_ordered_by_score(pyplot, detector_run):
+    """Check a detector without probabilities shows errors furthest from the threshold first."""
+    with np.load(detector_run.path / "predictions.npz") as z:
+        y, p, s = z["y_true"], z["y_pred"], z["y_score"]
+    disp = ErrorGalleryDisplay.from_run(detector_run)
+    assert all(y[i] != p[i] for i in disp.indices) and disp.confidence is None
+    assert np.all(np.diff(np.abs(s[disp.indices])) <= 0)
+    assert disp.axes_[0].get_title().startswith("true ")
+
+
 def test_confused_pairs_rows_follow_confusion(pyplot, arrays, test_images):
     """Check each row is one of the largest off-diagonal cells, with examples of exactly that mistake."""
     y, p = arrays["y_true"], arrays["y_pred"]

@@ -116,10 +116,13 @@ def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
                  "classes: red pixels count as evidence for the class, blue ones against it.")
 
     y_true, y_pred, proba = arrays["y_true"], arrays["y_pred"], arrays.get("y_proba")
-    disp = ErrorGalleryDisplay.from_predictions(images, y_true, y_pred, y_proba=proba, classes=classes)
+    y_score = arrays.get("y_score")
+    disp = ErrorGalleryDisplay.from_predictions(images, y_true, y_pred, y_proba=proba, y_score=y_score,
+                                                classes=classes)
     n_err = disp.n_errors_total
-    order = ", most confident mistakes first, with the probability the model gave its wrong answer" \
-        if proba is not None else ""
+    order = (", most confident mistakes first, with the probability the model gave its wrong answer"
+             if proba is not None else ", those furthest from the decision threshold first"
+             if y_score is not None else "")
     save(disp, "errors.png", "Misclassified test images",
          f"{len(disp.images)} of the {n_err:,} test images the model got wrong, titled with the true "
          f"and the predicted class{order}.")

@@ -45,8 +45,8 @@ class ErrorGalleryDisplay:
         self.n_errors_total = n_errors_total
 
     @classmethod
-    def from_predictions(cls, images, y_true, y_pred, *, y_proba=None, classes=None, max_images=24,
-                         n_cols=6, figure=None):
+    def from_predictions(cls, images, y_true, y_pred, *, y_proba=None, y_score=None, classes=None,
+                         max_images=24, n_cols=6, figure=None):
         """Pick the misclassified images and draw them.
 
         Parameters
@@ -57,6 +57,9 @@ class ErrorGalleryDisplay:
         y_proba : ndarray of shape (n_samples, n_classes), default=None
             When given, errors are ordered by the probability given to the wrong class, highest
             first, and that probability is shown.
+        y_score : ndarray of shape (n_samples,), default=None
+            Detectors without probabilities: errors are ordered by ``|y_score|``, the distance
+            from the decision threshold, highest first.
         max_images : int, default=24
         """
         y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -66,6 +69,8 @@ class ErrorGalleryDisplay:
             conf_all = np.asarray(y_proba)[wrong, y_pred[wrong]]
             order = np.argsort(-conf_all, kind="stable")  # ties keep test-set order
             wrong, conf = wrong[order], conf_all[order]
+        elif y_score is not None:
+            wrong = wrong[np.argsort(-np.abs(np.asarray(y_score)[wrong]), kind="stable")]
         shown = wrong[:max_images]
         disp = cls(np.asarray(images)[shown], y_true[shown], y_pred[shown],
                    confidence=None if conf is None else conf[:max_images], classes=classes, indices=shown,
@@ -78,7 +83,8 @@ class ErrorGalleryDisplay:
         run = as_run(run)
         arrays, ev = load_predictions(run), load_eval(run)
         return cls.from_predictions(test_images(run, split), arrays["y_true"], arrays["y_pred"],
-                                    y_proba=arrays.get("y_proba"), classes=ev["classes"],
+                                    y_proba=arrays.get("y_proba"), y_score=arrays.get("y_score"),
+                                    classes=ev["classes"],
                                     max_images=max_images, figure=figure)
 
     def plot(self, *, figure=None, n_cols=6):
