@@ -19,6 +19,7 @@ _LAZY = {
     "train": ("digitlab.training", "train"),
     "evaluate": ("digitlab.evaluation", "evaluate"),
     "report": ("digitlab.reporting", "report"),
+    "search": ("digitlab.searching", "search"),
     "load_run": ("digitlab.runs", "resolve_run"),
 }
 

@@ -712,8 +712,8 @@ def _write_run(w, searcher, pipe, space, split, X, y, ds, dataset, model, kind, 
     from sklearn.base import clone
 
     from .persist import save_model
-    from .runs import MODEL_FILE, RUN_FORMAT, Run
-    from .training import _dataset_ref, _plain_params, fit_model, library_versions, task_classes
+    from .runs import MODEL_FILE, Run
+    from .training import fit_model, library_versions, run_meta
 
     table = results_table(searcher.cv_results_)
     best_i = int(searcher.best_index_)
@@ -740,29 +740,13 @@ def _write_run(w, searcher, pipe, space, split, X, y, ds, dataset, model, kind, 
         "results": result_rows(table),
         "cv_results": table,
     }
-    meta = {
-        "format": RUN_FORMAT,
-        "id": w.run_id,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "dataset": {"name": ds.name, "ref": _dataset_ref(dataset, ds), "source": ds.source,
-                    "checksums": ds.checksums, "verified": ds.verified, "shape": list(ds.shape),
-                    "classes": list(ds.classes)},
-        "split": {"how": split.how, "test_size": test_size, "seed": seed, "limit": limit,
-                  "stratify": stratify, "n_train": len(split.train), "n_test": len(split.test),
-                  "augment": False},
-        "task": {"kind": "binary", "detect": detect} if detect is not None else {"kind": "multiclass"},
-        "classes": task_classes(ds.classes, detect),
-        "n_features": int(X.shape[1]),
-        "model": {"name": model, "params": user_params, "raw_pixels": raw_pixels,
-                  "estimator": repr(best[-1]), "all_params": _plain_params(best[-1])},
-        "versions": {**library_versions(), **_dask_versions(backend_info)},
-        "seed": seed,
-        "fit": fit,
-        "search": {k: record[k] for k in ("kind", "scoring", "cv", "space", "n_candidates", "best_params",
-                                          "best_score", "best_std", "seconds", "backend", "workers",
-                                          "lost_workers", "failed_candidates", "fit_failures")},
-        "metrics": {},
-    }
+    meta = run_meta(w.run_id, dataset, ds, split, dict(test_size=test_size, seed=seed, limit=limit,
+                    stratify=stratify), detect=detect, model=model, params=user_params,
+                    raw_pixels=raw_pixels, estimator=best[-1], fit=fit,
+                    versions={**library_versions(), **_dask_versions(backend_info)})
+    meta["search"] = {k: record[k] for k in ("kind", "scoring", "cv", "space", "n_candidates", "best_params",
+                                             "best_score", "best_std", "seconds", "backend", "workers",
+                                             "lost_workers", "failed_candidates", "fit_failures")}
     meta["model"]["sha256"] = save_model(best, w.path / MODEL_FILE)
     w.write_json(SEARCH_FILE, record)
     w.write_json("run.json", meta)

@@ -131,27 +131,9 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
     with RunWriter(run_id, runs_dir) as w:
         label = f"fitting {model} on {len(y_train):,} {ds.name} images"
         fit = fit_model(pipe, X_train, y_train, progress=progress, label=label)
-        user_params = {k: v for k, v in (params or {}).items()}
-        meta = {
-            "format": RUN_FORMAT,
-            "id": run_id,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "dataset": {"name": ds.name, "ref": _dataset_ref(dataset, ds), "source": ds.source,
-                        "checksums": ds.checksums, "verified": ds.verified, "shape": list(ds.shape),
-                        "classes": list(ds.classes)},
-            "split": {"how": split.how, "test_size": test_size, "seed": seed, "limit": limit,
-                      "stratify": stratify, "n_train": len(split.train), "n_test": len(split.test),
-                      "augment": augment},
-            "task": {"kind": "binary", "detect": detect} if detect is not None else {"kind": "multiclass"},
-            "classes": classes,
-            "n_features": int(split.X_train.shape[1]),
-            "model": {"name": model, "params": user_params, "raw_pixels": raw_pixels,
-                      "estimator": repr(pipe[-1]), "all_params": _plain_params(pipe[-1])},
-            "versions": library_versions(),
-            "seed": seed,
-            "fit": fit,
-            "metrics": {},
-        }
+        meta = run_meta(run_id, dataset, ds, split, dict(test_size=test_size, seed=seed, limit=limit,
+                        stratify=stratify, augment=augment), detect=detect, model=model,
+                        params=dict(params or {}), raw_pixels=raw_pixels, estimator=pipe[-1], fit=fit)
         from .persist import save_model
 
         meta["model"]["sha256"] = save_model(pipe, w.path / MODEL_FILE)
@@ -166,6 +148,31 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
             w.write_json("run.json", meta)
         final = w.commit()
     return read_run(final)
+
+
+def run_meta(run_id, dataset_arg, ds, split, split_args: dict, *, detect, model, params, raw_pixels,
+             estimator, fit, versions=None) -> dict:
+    """The ``run.json`` contents shared by ``train`` and ``search`` (see ARCHITECTURE.md)."""
+    return {
+        "format": RUN_FORMAT,
+        "id": run_id,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "dataset": {"name": ds.name, "ref": _dataset_ref(dataset_arg, ds), "source": ds.source,
+                    "checksums": ds.checksums, "verified": ds.verified, "shape": list(ds.shape),
+                    "classes": list(ds.classes)},
+        "split": {"how": split.how, **{k: split_args.get(k) for k in ("test_size", "seed", "limit")},
+                  "stratify": split_args.get("stratify", True), "n_train": len(split.train),
+                  "n_test": len(split.test), "augment": bool(split_args.get("augment", False))},
+        "task": {"kind": "binary", "detect": detect} if detect is not None else {"kind": "multiclass"},
+        "classes": task_classes(ds.classes, detect),
+        "n_features": int(split.X_train.shape[1]),
+        "model": {"name": model, "params": params, "raw_pixels": raw_pixels,
+                  "estimator": repr(estimator), "all_params": _plain_params(estimator)},
+        "versions": versions or library_versions(),
+        "seed": split_args.get("seed"),
+        "fit": fit,
+        "metrics": {},
+    }
 
 
 def _dataset_ref(arg, ds) -> str:
