@@ -130,7 +130,16 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
     run_id = make_run_id(*name_parts)
     with RunWriter(run_id, runs_dir) as w:
         label = f"fitting {model} on {len(y_train):,} {ds.name} images"
-        fit = fit_model(pipe, X_train, y_train, progress=progress, label=label)
+        cvr = None
+        if evaluate and cv >= 2 and not augment:
+            # the final fit and the CV folds share one worker pool, so no core sits idle
+            from .evaluation.cv import cross_validate
+
+            with _status(progress, f"{label}, with {cv} cross-validation folds alongside"):
+                cvr = cross_validate(pipe, X_train, y_train, cv=cv, binary=detect is not None, final=True)
+            pipe, fit = cvr.final_model, cvr.final_fit
+        else:
+            fit = fit_model(pipe, X_train, y_train, progress=progress, label=label)
         meta = run_meta(run_id, dataset, ds, split, dict(test_size=test_size, seed=seed, limit=limit,
                         stratify=stratify, augment=augment), detect=detect, model=model,
                         params=dict(params or {}), raw_pixels=raw_pixels, estimator=pipe[-1], fit=fit)
@@ -143,7 +152,7 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
             from .evaluation import evaluate as run_evaluate
 
             result = run_evaluate(run, split=split, model=pipe, cv=cv, target_precision=target_precision,
-                                  progress=progress)
+                                  progress=progress, cv_result=cvr)
             meta["metrics"] = result.summary()
             w.write_json("run.json", meta)
         final = w.commit()

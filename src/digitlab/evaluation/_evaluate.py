@@ -27,7 +27,7 @@ FIGURES_DIR = "figures"
 def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv: int = 3,
              target_precision: float | None = 0.9, target_recall: float | None = None,
              progress: bool = False, n_jobs: int | None = None, figures: bool = True,
-             data_dir=None, cache_dir=None) -> EvalResult:
+             data_dir=None, cache_dir=None, cv_result=None) -> EvalResult:
     """Evaluate a fitted classifier on a split; for a run, also write its evaluation files.
 
     The model predicts the test set once (labels, probabilities and scores from one pass) and
@@ -63,6 +63,9 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
         Draw the figures (runs only).
     data_dir, cache_dir : path-like, default=None
         Where the run's dataset is found (when the split is rebuilt).
+    cv_result : CVResult, default=None
+        Cross-validation already done on this split's training set (``train`` computes it in
+        the same worker pool as the final fit); used instead of fitting the folds again.
 
     Returns
     -------
@@ -135,7 +138,7 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
         cvr, dummy = None, []
         if cv:
             _say(status, f"cross-validating: {cv} folds of {len(y_train):,} training images")
-            cvr = cross_validate(model, X_train, y_train, cv=cv, binary=binary, n_jobs=n_jobs)
+            cvr = cv_result or cross_validate(model, X_train, y_train, cv=cv, binary=binary, n_jobs=n_jobs)
             dummy = dummy_scores(y_train, cv)
             arrays["cv_y_true"] = _as_index(y_train)
             arrays["cv_pred"] = _as_index(cvr.y_pred)

@@ -52,6 +52,8 @@ class CVResult:
     cpu_seconds: float = 0.0
     warnings: list = field(default_factory=list)
     seconds: float = 0.0
+    final_model: object = None  # with final=True: the model fitted on all of X
+    final_fit: dict | None = None  # and training.fit_model's record of that fit
 
     @property
     def mean(self) -> float:
@@ -99,7 +101,14 @@ def _fit_fold(model, X, y, train, test, binary):
     return s.y_pred, s.y_score, fit_s, cpu_s, msgs
 
 
-def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: int | None = None) -> CVResult:
+def _fit_final(model, X, y):
+    from ..training import fit_model
+
+    return model, fit_model(model, X, y)
+
+
+def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: int | None = None,
+                   final: bool = False) -> CVResult:
     """Fit *model* (cloned) once per fold; return fold accuracies and out-of-fold labels and scores.
 
     Parameters
@@ -115,6 +124,10 @@ def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: in
     n_jobs : int, default=None
         Worker processes; ``None``: see :func:`default_n_jobs`. The joblib backend is the
         default (loky processes) unless set with ``joblib.parallel_config``.
+    final : bool, default=False
+        Also fit the model on all of *X* in the same pool (``final_model``/``final_fit`` of the
+        result). On two cores the final fit then fills the core a lone last fold leaves idle,
+        instead of running on its own before or after the folds.
     """
     from joblib import Parallel, delayed
     from joblib.externals.loky.process_executor import TerminatedWorkerError
@@ -122,15 +135,18 @@ def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: in
     from sklearn.metrics import accuracy_score
 
     splits = folds(y, cv)
-    n_jobs = default_n_jobs(cv, np.asarray(X).size) if n_jobs is None else n_jobs
+    n_jobs = default_n_jobs(cv + final, np.asarray(X).size) if n_jobs is None else n_jobs
     t0 = time.perf_counter()
+    jobs = [delayed(_fit_fold)(clone(model), X, y, tr, te, binary) for tr, te in splits]
+    if final:
+        jobs.insert(0, delayed(_fit_final)(clone(model), X, y))  # the longest job starts first
     try:
-        out = Parallel(n_jobs=n_jobs)(
-            delayed(_fit_fold)(clone(model), X, y, tr, te, binary) for tr, te in splits)
+        out = Parallel(n_jobs=n_jobs)(jobs)
     except TerminatedWorkerError:
         raise WorkerError(f"cross-validation: a worker process died (out of memory?) with {n_jobs} workers; "
                           "try --n-jobs 1 or --cv 0") from None
     seconds = time.perf_counter() - t0
+    final_model, final_fit = out.pop(0) if final else (None, None)
 
     y_pred = np.empty(len(y), dtype=np.asarray(out[0][0]).dtype)
     y_score = np.empty(len(y), dtype=np.float64) if binary and out[0][1] is not None else None
@@ -146,7 +162,8 @@ def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: in
         fit_seconds.append(round(fit_s, 3))
         cpu += cpu_s
         msgs += [m for m in w if m not in msgs]
-    return CVResult(scores, y_pred, y_score, fold, fit_seconds, round(cpu, 3), msgs, round(seconds, 3))
+    return CVResult(scores, y_pred, y_score, fold, fit_seconds, round(cpu, 3), msgs, round(seconds, 3),
+                    final_model, final_fit)
 
 
 def dummy_scores(y, cv: int = 3) -> list[float]:
