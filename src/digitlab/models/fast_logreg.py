@@ -126,7 +126,7 @@ class FastLogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimat
         self.classes_, y_enc = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in the data, "
-                             f"but the data contains only one class: {self.classes_[0]!r}")
+                             f"but the data contains only one class: {self.classes_.tolist()[0]!r}")
         n, d = X.shape
         k = 1 if len(self.classes_) == 2 else len(self.classes_)
         y_enc = y_enc.astype(np.intp)
@@ -181,9 +181,13 @@ class FastLogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimat
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes), dtype=float32
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        # NaN/inf in X always reach the scores (inf * 0 is NaN), so checking the k scores per row
+        # instead of the 784 inputs is as strict and ~2 ms per 10,000 images cheaper
+        X = validate_data(self, X, dtype=np.float32, reset=False, ensure_all_finite=False)
         scores = X @ self.coef_.T
         scores += self.intercept_
+        if not np.isfinite(scores).all():
+            raise ValueError(f"Input X contains NaN or infinity ({type(self).__name__}.decision_function).")
         return scores.ravel() if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X):
