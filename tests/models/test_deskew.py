@@ -100,3 +100,13 @@ def test_knn_deskew_beats_knn(mnist_small):
     plain = make_model("knn").fit(s.X_train, s.y_train).score(s.X_test, s.y_test)
     deskewed = make_model("knn-deskew").fit(s.X_train, s.y_train).score(s.X_test, s.y_test)
     assert deskewed >= plain + 0.01
+
+
+def test_knn_deskew_roundtrips_through_skops(digits, tmp_path):
+    """Check a pipeline with the Deskewer step saves and loads under digitlab's allow-list."""
+    from digitlab.models import make_model
+    from digitlab.persist import load_model, save_model
+
+    pipe = make_model("knn-deskew", {"pca__n_components": "20"}).fit(digits.X, digits.y)
+    save_model(pipe, tmp_path / "knn.skops")
+    np.testing.assert_array_equal(load_model(tmp_path / "knn.skops").predict(digits.X), pipe.predict(digits.X))

@@ -162,3 +162,14 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_logreg_roundtrips_through_skops(digits, tmp_path):
+    """Check the fitted pipeline saves and loads under digitlab's allow-list, same predictions."""
+    from digitlab.persist import load_model, save_model
+
+    pipe = make_model("logreg").fit(digits.X, digits.y)
+    save_model(pipe, tmp_path / "logreg.skops")
+    loaded = load_model(tmp_path / "logreg.skops")
+    assert loaded[-1].converged_ is True and loaded[-1].n_passes_ == pipe[-1].n_passes_
+    np.testing.assert_array_equal(loaded.decision_function(digits.X), pipe.decision_function(digits.X))

@@ -9,17 +9,24 @@ not penalised), so the optimum is the same; only the way there differs. On MNIST
 loss+gradient costs ~60–100 ms whatever the solver (two tall-skinny GEMMs, bound by memory
 bandwidth), so speed comes from needing fewer of them:
 
-1. **Preconditioning.** The Hessian of the loss is roughly ``s * Xa.T @ Xa / n + penalty`` per
-   class (``Xa`` = ``X`` with a column of ones, ``s`` ≈ p(1-p)). Its Cholesky factor ``R``
-   (from a subsample, ~30 ms) gives new coordinates ``Phi = R @ Theta`` in which the problem is
-   nearly isotropic: pixel scale, centring and correlated neighbouring pixels stop mattering.
-   Each iteration costs two 785×785×K triangular solves extra (~1 ms).
+1. **Preconditioning.** The k-th diagonal block of the Hessian is ``Xa.T @ diag(w_k) @ Xa / n +
+   penalty`` (``Xa`` = ``X`` with a column of ones, ``w_k = p_k (1 - p_k)``). Its Cholesky factor
+   ``R_k`` gives coordinates ``Phi_k = R_k @ Theta_k`` in which the problem is nearly isotropic:
+   pixel scale, centring and correlated neighbouring pixels stop mattering. First with equal
+   ``w`` (one Gram matrix of 10,000 rows), then, after the warm start, with the real ``w_k`` at
+   that point (3,000 rows importance-sampled by ``sum_k w_k``: the uncertain digits carry the
+   curvature). Measured on MNIST: 15 full passes to within 1e-3 of the optimal objective, against
+   ~40 with the Gram matrix alone. Each iteration adds 2k triangular solves of size 785 (~10 ms).
 2. **Warm start** from the same problem on a strided subsample (an eighth of the rows, same
-   per-sample penalty), solved first at a fraction of the cost per pass.
+   per-sample penalty): 30 iterations there cost ~4 full passes.
 3. **L-BFGS** (scipy) on the preconditioned problem, loss and gradient in float32 BLAS.
 4. **Stopping on what matters:** in the preconditioned coordinates ``f - f* ≈ ½‖∇f‖²`` (the
    Newton decrement), so iterations stop when that *estimated relative suboptimality* falls
-   below ``tol``, not when the largest gradient entry in pixel space does.
+   below ``tol``, not when the largest gradient entry in pixel space does. The estimate is
+   optimistic by a factor of 3–6 on MNIST; ``tol=1e-4`` stops at a true relative gap of ~5e-4,
+   half of where sklearn's lbfgs stops with its ``tol=1e-4`` (~1e-3).
+
+A hand-written solver is justified only by measurement: ``benchmarks/bench_logreg.py``.
 """
 
 from __future__ import annotations
