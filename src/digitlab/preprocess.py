@@ -276,7 +276,9 @@ def preprocess_array(gray: np.ndarray, *, size: int = 28, box: int | None = None
     scale = box / max(h, w)
     ink = _thicken(ink, scale, size, ndimage)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    small = Image.fromarray((ink * 255).astype(np.uint8)).resize((nw, nh), Image.Resampling.LANCZOS)
+    # the 8x8 digits are block averages of 32x32 bitmaps: BOX reproduces that, LANCZOS suits MNIST
+    resample = Image.Resampling.LANCZOS if size >= 16 else Image.Resampling.BOX
+    small = Image.fromarray((ink * 255).astype(np.uint8)).resize((nw, nh), resample)
     small = np.asarray(small, dtype=np.float32)
     if small.max() > 0:
         small *= 255.0 / small.max()  # thin strokes shrunk from a big image stay full-strength, as in MNIST
@@ -285,8 +287,10 @@ def preprocess_array(gray: np.ndarray, *, size: int = 28, box: int | None = None
     out[top: top + nh, left: left + nw] = small
     cy, cx = ndimage.center_of_mass(out)
     if np.isfinite(cy):
-        # MNIST puts the centre of mass at (14, 14) of 28x28 (measured: 13.995, 14.009)
-        dy, dx = int(round(size / 2 - cy)), int(round(size / 2 - cx))
+        # MNIST puts the centre of mass at (14, 14) of 28x28 (measured: 13.995, 14.009); the 8x8
+        # digits, which fill their field, at its middle (3.48, 3.57)
+        c = size / 2 if size >= 16 else (size - 1) / 2
+        dy, dx = int(round(c - cy)), int(round(c - cx))
         # move the centre of mass to the centre, but never push ink off the field
         dy = int(np.clip(dy, -top, size - (top + nh)))
         dx = int(np.clip(dx, -left, size - (left + nw)))
