@@ -1,0 +1,98 @@
+"""``digitlab serve [RUN]``: the draw-a-digit web app on 127.0.0.1."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+import click
+
+from ..exceptions import EX_UNAVAILABLE, DigitlabError
+from ._app import cli
+from .train import runs_dir_option
+
+
+class ListenError(DigitlabError, OSError):
+    """The address cannot be listened on (port taken, address not local)."""
+
+    exit_code = EX_UNAVAILABLE
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Listen on host:port ourselves, so a busy port is a one-line error instead of uvicorn's log."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        raise ListenError(f"{host}:{port}: cannot listen ({exc.strerror or exc})") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+@cli.command()
+@click.argument("run", required=False)
+@runs_dir_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. 127.0.0.1 means only this machine can connect; "
+                   "0.0.0.0 exposes the app to your network (a warning is printed).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="TCP port.")
+@click.option("--limit-concurrency", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Answer 503 instead of queueing once this many requests are in progress.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Extra Host header name to accept (default: localhost, 127.0.0.1, [::1] only).")
+def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts):
+    """Serve the draw-a-digit page and the JSON API for the runs in the runs folder.
+
+    RUN (id, unique part of one, `latest`, or a run folder) is the model used by default; the
+    page can switch to any other run without a restart. The model is loaded before the server
+    starts, so a missing or untrusted model stops it with the usual error and exit code.
+
+    \b
+    Examples:
+      digitlab serve                      # newest run, http://127.0.0.1:8000
+      digitlab serve latest --port 8080
+      digitlab serve 20261122-101500-mnist-logreg --runs-dir ~/runs
+    API documentation: http://127.0.0.1:8000/docs (works offline).
+    """
+    try:
+        import uvicorn
+
+        from ..web import create_app
+    except ModuleNotFoundError as exc:  # the web extra is optional
+        raise click.ClickException(f"`digitlab serve` needs {exc.name}: pip install 'digitlab[web]'") from None
+    from ..runs import list_runs, resolve_run
+
+    if run is None and list_runs(runs_dir):
+        run = "latest"
+    resolved = resolve_run(run, runs_dir) if run is not None else None
+    app = create_app(runs_dir, resolved, allowed_hosts=list(allow_hosts) + ([host] if not _is_loopback(host) else []))
+    if resolved is not None:
+        app.state.registry.predictor(resolved)  # D1-D7: refuse to start with a bad model
+    else:
+        click.echo("note: no runs yet; the page will say so until you `digitlab train` one", err=True)
+    if not _is_loopback(host):
+        click.echo(f"warning: listening on {host}: other machines on your network can reach this app "
+                   "(there is no authentication)", err=True)
+    sock = bind_socket(host, port)
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"serving {resolved.id if resolved else 'no run'} on http://{shown}:{sock.getsockname()[1]}/ "
+               "(Ctrl-C to stop)", err=True)
+    config = uvicorn.Config(app, limit_concurrency=limit_concurrency, log_level="warning",
+                            server_header=False, timeout_keep_alive=5, access_log=False)
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()

@@ -1,0 +1,196 @@
+"""The JSON API: ``POST /api/predict``, ``GET /api/runs``, ``/api/runs/{id}``, ``/api/runs/{id}/errors``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import re
+from typing import Annotated
+
+import numpy as np
+from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from ..runs import Run
+from ._guard import ApiError
+from .schemas import ErrorBody, ErrorsOut, PredictJSON, PredictOut, RunDetail, RunSummary
+
+router = APIRouter(prefix="/api", tags=["api"])
+_DATA_URL = re.compile(r"^data:(?:[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[\w.+-]+)*;base64,", re.I)
+_ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 408, 413, 415, 422)}
+RunParam = Annotated[str | None, Query(description="Run id (default: the server's run).")]
+
+_PREDICT_BODY = {
+    "requestBody": {
+        "description": "The image: raw bytes (any Content-Type; the content is sniffed), a multipart "
+                       "form with a `file` part (and optional `run`), or JSON with `pixels` or `image`.",
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {"schema": {"type": "object", "properties": {
+                "file": {"type": "string", "format": "binary"}, "run": {"type": "string"}}}},
+            "application/json": {"schema": PredictJSON.model_json_schema()},
+        },
+    }
+}
+
+
+def _registry(request: Request):
+    return request.app.state.registry
+
+
+@router.post("/predict", response_model=PredictOut, responses=_ERRORS, openapi_extra=_PREDICT_BODY,
+             summary="Predict the digit in an image")
+async def predict(request: Request, run: RunParam = None) -> PredictOut:
+    """Preprocess the image MNIST-style for the run's model and return the class probabilities."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await request.body()  # the Guard caps it at 5 MB and 10 s
+    name = "body"
+    if ctype == "application/json":
+        data, json_run = _parse_json(body)
+        run = run or json_run
+        name = "pixels" if isinstance(data, np.ndarray) else "image"
+    elif ctype == "multipart/form-data":
+        async with request.form(max_files=1, max_fields=8) as form:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise ApiError(422, "invalid_request", "file: a multipart upload needs a 'file' part")
+            data = await upload.read()  # its declared content type is ignored: Pillow sniffs
+            name = "file"
+            run = run or (form.get("run") if isinstance(form.get("run"), str) else None)
+    else:
+        data = body  # raw bytes: the declared type is never trusted (415 if not an image)
+    reg = _registry(request)
+    run_obj = reg.get(run)
+    predictor = await run_in_threadpool(reg.predictor, run_obj)
+    p = await run_in_threadpool(predictor.predict, data, name, top=len(predictor.classes))
+    return PredictOut(run=run_obj.id, prediction=p.prediction, probability=p.probability,
+                      top=[{"class": c, "probability": q} for c, q in p.top[:3]],
+                      classes=predictor.classes, probabilities=[float(x) for x in p.probabilities],
+                      scores=predictor.score_kind, input=png_data_url(p.image), size=predictor.size,
+                      inverted=p.inverted, notes=p.notes)
+
+
+def _parse_json(body: bytes):
+    try:
+        req = PredictJSON.model_validate_json(body or b"")
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+    if (req.pixels is None) == (req.image is None):
+        raise ApiError(422, "invalid_request", "body: give exactly one of 'pixels' or 'image'")
+    if req.pixels is not None:
+        widths = {len(r) for r in req.pixels}
+        if not req.pixels or len(widths) != 1:
+            raise ApiError(422, "invalid_request", "pixels: must be a non-empty 2-D array (rows of equal length)")
+        return np.asarray(req.pixels, dtype=np.float64), req.run
+    text = req.image.strip()
+    m = _DATA_URL.match(text)
+    if m:
+        text = text[m.end():]
+    elif text.startswith("data:"):
+        raise ApiError(422, "invalid_request", "image: only base64 data URLs are accepted (data:image/png;base64,...)")
+    try:
+        raw = base64.b64decode(text, validate=True)  # validate: b64decode('!!!!') would give b'' silently
+    except (binascii.Error, ValueError):
+        raise ApiError(422, "invalid_request", "image: not valid base64") from None
+    if not raw:
+        raise ApiError(422, "invalid_request", "image: empty")
+    return raw, req.run
+
+
+def png_data_url(image: np.ndarray) -> str:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _summary(reg, run: Run) -> dict:
+    s = run.summary()
+    return {**s, "created": str(s["created"]) if s.get("created") else None, "binary": run.is_binary,
+            "shape": list(run.meta.get("dataset", {}).get("shape") or [28, 28]),
+            "classes": [str(c) for c in run.classes], "evaluated": (run.path / "predictions.npz").is_file(),
+            "default": run.id == reg.default_id}
+
+
+@router.get("/runs", response_model=list[RunSummary], summary="List the runs with their scores")
+async def runs(request: Request) -> list[dict]:
+    reg = _registry(request)
+    found = await run_in_threadpool(reg.runs)
+    if reg.default_id is None and found:
+        reg.default_id = found[-1].id
+    return [_summary(reg, r) for r in reversed(found)]
+
+
+@router.get("/runs/{run_id}", response_model=RunDetail, responses=_ERRORS,
+            summary="One run: parameters, metrics, confusion matrix, detector scores")
+async def run_detail(request: Request, run_id: str) -> dict:
+    reg = _registry(request)
+    run = reg.get(run_id)
+    preds = await run_in_threadpool(reg.predictions, run)
+    d = _summary(reg, run)
+    d.update(params=run.meta.get("model", {}).get("params", {}),
+             metrics={k: v for k, v in (run.meta.get("metrics") or {}).items() if isinstance(v, (int, float, str))},
+             split={k: run.meta.get("split", {}).get(k) for k in ("how", "n_train", "n_test", "seed")})
+    if preds is not None:
+        labels = [str(c) for c in run.classes] or [str(i) for i in range(10)]
+        from sklearn.metrics import confusion_matrix
+
+        y_true, y_pred = preds["y_true"].astype(np.int64), preds["y_pred"].astype(np.int64)
+        cm = confusion_matrix(y_true, y_pred, labels=list(range(len(labels))))
+        d["confusion"] = {"labels": labels, "matrix": cm.tolist(), "n": int(len(y_true))}
+        score, kind = _binary_score(run, preds)
+        if score is not None:
+            thr = 0.5 if kind == "probability" else 0.0
+            d["detector"] = {"y_true": y_true.tolist(), "y_score": np.round(score, 6).tolist(),
+                             "threshold": thr, "score_kind": kind}
+    return d
+
+
+def _binary_score(run: Run, preds: dict):
+    if not run.is_binary:
+        return None, None
+    if "y_score" in preds:
+        s = np.asarray(preds["y_score"], dtype=np.float64).ravel()
+        return s, "probability" if s.min(initial=0) >= 0 and s.max(initial=0) <= 1 else "decision_function"
+    if "y_proba" in preds and np.ndim(preds["y_proba"]) == 2:
+        return np.asarray(preds["y_proba"], dtype=np.float64)[:, -1], "probability"
+    return None, None
+
+
+@router.get("/runs/{run_id}/errors", response_model=ErrorsOut, responses=_ERRORS,
+            summary="Test digits with a given true and predicted class")
+async def errors(request: Request, run_id: str,
+                 true: Annotated[int, Query(ge=0, le=999, description="True class index.")],
+                 pred: Annotated[int, Query(ge=0, le=999, description="Predicted class index.")],
+                 threshold: Annotated[float | None, Query(allow_inf_nan=False,
+                                                          description="Detector threshold (binary runs).")] = None,
+                 limit: Annotated[int, Query(ge=1, le=500)] = 60) -> dict:
+    reg = _registry(request)
+    run = reg.get(run_id)
+    preds = await run_in_threadpool(reg.predictions, run)
+    if preds is None:
+        raise ApiError(404, "not_evaluated", f"run {run.id} is not evaluated (no predictions.npz); "
+                       "run `digitlab evaluate` on it")
+    labels = [str(c) for c in run.classes] or [str(i) for i in range(10)]
+    for field, v in (("true", true), ("pred", pred)):
+        if v >= len(labels):
+            raise ApiError(422, "invalid_request", f"{field}: must be a class index 0–{len(labels) - 1}, got {v}")
+    y_true = preds["y_true"].astype(np.int64)
+    y_pred = preds["y_pred"].astype(np.int64)
+    if threshold is not None:
+        score, _ = _binary_score(run, preds)
+        if score is None:
+            raise ApiError(422, "invalid_request", "threshold: only for binary detector runs with scores")
+        y_pred = (score >= threshold).astype(np.int64)
+    images = await run_in_threadpool(reg.test_images, run)
+    if len(images) != len(y_true):
+        raise ApiError(409, "dataset_mismatch", f"run {run.id}: predictions.npz has {len(y_true)} rows but "
+                       f"the test split has {len(images)} images")
+    idx = np.flatnonzero((y_true == true) & (y_pred == pred))
+    shown = [{"index": int(i), "png": png_data_url(images[i])} for i in idx[:limit]]
+    return {"run": run.id, "true": true, "pred": pred, "true_class": labels[true], "pred_class": labels[pred],
+            "count": int(len(idx)), "images": shown}
