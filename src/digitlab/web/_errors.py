@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from ..exceptions import DigitlabError, InputMissingError, ModelError
 from ._guard import ApiError
@@ -61,6 +62,11 @@ def install(app: FastAPI, root) -> None:
     async def _http(request: Request, exc: HTTPException):
         codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
         return _json(exc.status_code, codes.get(exc.status_code, "error"), public_message(str(exc.detail), root))
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect):
+        # the client left mid-body: nothing to answer, nothing worth logging as a server error
+        return _json(400, "client_disconnected", "client disconnected before sending the whole body")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
