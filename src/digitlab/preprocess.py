@@ -258,7 +258,9 @@ def preprocess_array(gray: np.ndarray, *, size: int = 28, box: int | None = None
     # MNIST is light ink on dark, paper is the opposite. The rule is symmetric; a tie falls back
     # to "light background = paper".
     bg = float(np.median(_border(q)))
-    lo, hi = np.percentile(q, [0.5, 99.5])
+    # a strided sample is as good for two percentiles and 4-16x cheaper on a canvas or photo
+    step = max(1, int(np.ceil(np.sqrt(q.size / 20_000))))
+    lo, hi = np.percentile(q[::step, ::step], [0.5, 99.5])
     dark_ink, light_ink = bg - lo, hi - bg
     inverted = bool(dark_ink > light_ink or (dark_ink == light_ink and bg > 32767.5))
     ink = (bg - q) if inverted else (q - bg)
@@ -273,6 +275,13 @@ def preprocess_array(gray: np.ndarray, *, size: int = 28, box: int | None = None
     ink = ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
     box = box or _default_box(size)
     h, w = ink.shape
+    if max(h, w) > 4 * box:
+        # area-average a big crop down to 4x the box first: the later steps cost ~16x less and
+        # the final resize loses nothing (it averages these pixels anyway)
+        f = 4 * box / max(h, w)
+        ink = np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize(
+            (max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.BOX), dtype=np.float64)
+        h, w = ink.shape
     scale = box / max(h, w)
     ink = _thicken(ink, scale, size, ndimage)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))

@@ -1,0 +1,165 @@
+"""Load test of ``digitlab serve``: concurrent ``POST /api/predict`` on 127.0.0.1.
+
+The server runs as its own process (``python -m digitlab serve``, as a user starts it) with a
+``logreg`` run trained here on 10,000 MNIST images. The client is a small asyncio loop speaking
+keep-alive HTTP/1.1 over raw sockets (cheap, so the two cores go to the server), sending the
+PNG a 280x280 drawing canvas produces. Bounded by time: ~20 s (5 s with ``--quick``).
+Target on two cores: >= 300 requests/s, p99 < 50 ms, 0 errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+SECTION = "web app: POST /api/predict (logreg, canvas PNG)"
+CONCURRENCY = 8
+
+
+def canvas_png() -> bytes:
+    """A 7 drawn with a thick round pen on a white 280x280 canvas, like the page sends."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("L", (280, 280), 255)
+    d = ImageDraw.Draw(img)
+    d.line([(84, 62), (196, 62), (164, 140), (132, 224)], fill=17, width=20, joint="curve")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _train_run(runs_dir: Path) -> str:
+    from digitlab import datasets, training
+
+    ds = datasets.load("mnist", download=False)
+    return training.train(ds, "logreg", limit=10000, evaluate=False, runs_dir=runs_dir).id
+
+
+async def _client(port, body, stop_at, latencies, errors, statuses):
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = (f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()
+    try:
+        while time.perf_counter() < stop_at:
+            t0 = time.perf_counter()
+            writer.write(head + body)
+            await writer.drain()
+            status_line = await reader.readline()
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t0)
+            status = int(status_line.split()[1]) if status_line else 0
+            statuses[status] = statuses.get(status, 0) + 1
+            if status != 200:
+                errors.append(status)
+    except (ConnectionError, asyncio.IncompleteReadError) as exc:
+        errors.append(type(exc).__name__)
+    finally:
+        writer.close()
+
+
+async def _load(port, seconds, concurrency):
+    body = canvas_png()
+    latencies, errors, statuses = [], [], {}
+    # warm-up: first requests load numpy/sklearn code paths
+    await _client(port, body, time.perf_counter() + 1.0, [], [], {})
+    t0 = time.perf_counter()
+    stop_at = t0 + seconds
+    await asyncio.gather(*[_client(port, body, stop_at, latencies, errors, statuses) for _ in range(concurrency)])
+    return latencies, errors, statuses, time.perf_counter() - t0
+
+
+def _rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc (the server's own CPU, whatever else runs)."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load_case(seconds: float, concurrency: int = CONCURRENCY) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        runs = Path(tmp) / "runs"
+        run_id = _train_run(runs)
+        port = _free_port()
+        env = {**os.environ, "DIGITLAB_RUNS_DIR": str(runs)}
+        server = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", run_id, "--port", str(port),
+                                   "--limit-concurrency", "256"], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("server did not start: " + server.stderr.read().decode()[-500:])
+                    time.sleep(0.1)
+            cpu0 = _cpu_seconds(server.pid)
+            latencies, errors, statuses, wall = asyncio.run(_load(port, seconds, concurrency))
+            cpu = _cpu_seconds(server.pid) - cpu0  # includes the 1 s warm-up's requests
+            rss = _rss_mb(server.pid)
+            load = os.getloadavg()[0]
+        finally:
+            server.terminate()  # only the process started here, by its PID
+            try:
+                server.wait(10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+    lat = np.array(latencies) * 1000
+    n = len(lat)
+    p50, p99 = (float(np.percentile(lat, 50)), float(np.percentile(lat, 99))) if n else (None, None)
+    return {"requests": n, "seconds": wall, "rps": n / wall, "p50_ms": p50, "p99_ms": p99,
+            "errors": len(errors), "statuses": statuses, "server_rss_mb": rss, "concurrency": concurrency,
+            "server_cpu_s": cpu, "loadavg": load}
+
+
+def run(quick: bool) -> list[dict]:
+    r = load_case(5.0 if quick else 20.0)
+    ok = r["rps"] >= 300 and (r["p99_ms"] or 1e9) < 50 and r["errors"] == 0
+    notes = (f"{r['rps']:.0f} req/s, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+             f"{r['errors']} errors, {r['concurrency']} keep-alive clients; server CPU "
+             f"{1000 * r['server_cpu_s'] / max(1, r['requests']):.1f} ms/request (upper bound), "
+             f"load average {r['loadavg']:.1f} on {os.cpu_count()} cores; target >= 300 req/s, "
+             f"p99 < 50 ms, 0 errors: {'met' if ok else 'NOT met'}")
+    return [{"section": SECTION, "case": f"{r['concurrency']} concurrent clients, {r['seconds']:.0f} s",
+             "seconds": r["seconds"], "peak_rss_mb": r["server_rss_mb"], "iterations": r["requests"],
+             "accuracy": None, "baseline": None, "ratio": None, "notes": notes}]
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run("--quick" in sys.argv), indent=2))
