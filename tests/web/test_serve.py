@@ -124,3 +124,42 @@ def test_serve_cli_refuses_bad_run(run_cli, web_runs, tmp_path, monkeypatch):
     finally:
         busy.close()
     assert code == 69 and f"127.0.0.1:{port}: cannot listen (Address already in use)" in err
+
+
+def test_serve_workers_share_the_port(web_runs, seven_png, tmp_path):
+    """`serve --workers 2`: two worker processes answer on one port with the chosen run's model."""
+    import os
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    run = web_runs["mnist"]
+    env = {**os.environ, "DIGITLAB_RUNS_DIR": str(web_runs["root"])}
+    server = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", run.id, "--port", str(port),
+                               "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                status, body = post(base, seven_png)
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            assert server.poll() is None, server.stderr.read().decode()[-800:]
+            assert time.monotonic() < deadline, "server did not answer"
+            time.sleep(0.3)
+        answers = [json.loads(post(base, seven_png)[1]) for _ in range(6)]
+        assert {a["run"] for a in answers} == {run.id}
+        assert {a["prediction"] for a in answers} == {"7"}
+        children = open(f"/proc/{server.pid}/task/{server.pid}/children").read().split()
+        assert len(children) >= 2
+    finally:
+        server.terminate()  # the process this test started, by its PID
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()

@@ -53,7 +53,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
               help="Answer 503 instead of queueing once this many requests are in progress.")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="Extra Host header name to accept (default: localhost, 127.0.0.1, [::1] only).")
-def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts):
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Server processes sharing the port; one per core serves the most requests/s.")
+def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
     """Serve the draw-a-digit page and the JSON API for the runs in the runs folder.
 
     RUN (id, unique part of one, `latest`, or a run folder) is the model used by default; the
@@ -65,6 +67,7 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts):
       digitlab serve                      # newest run, http://127.0.0.1:8000
       digitlab serve latest --port 8080
       digitlab serve 20261122-101500-mnist-logreg --runs-dir ~/runs
+      digitlab serve --workers 2          # one process per core
     API documentation: http://127.0.0.1:8000/docs (works offline).
     """
     try:
@@ -78,7 +81,8 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts):
     if run is None and list_runs(runs_dir):
         run = "latest"
     resolved = resolve_run(run, runs_dir) if run is not None else None
-    app = create_app(runs_dir, resolved, allowed_hosts=list(allow_hosts) + ([host] if not _is_loopback(host) else []))
+    hosts = list(allow_hosts) + ([host] if not _is_loopback(host) else [])
+    app = create_app(runs_dir, resolved, allowed_hosts=hosts)
     if resolved is not None:
         app.state.registry.predictor(resolved)  # D1-D7: refuse to start with a bad model
     else:
@@ -90,9 +94,24 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts):
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"serving {resolved.id if resolved else 'no run'} on http://{shown}:{sock.getsockname()[1]}/ "
                "(Ctrl-C to stop)", err=True)
-    config = uvicorn.Config(app, limit_concurrency=limit_concurrency, log_level="warning",
-                            server_header=False, timeout_keep_alive=5, access_log=False)
+    options = dict(limit_concurrency=limit_concurrency, log_level="warning", server_header=False,
+                   timeout_keep_alive=5, access_log=False)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        if workers == 1:
+            uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
+        else:
+            import json
+            import os
+
+            from uvicorn.supervisors import Multiprocess
+
+            from ..web.app import SERVE_ENV
+
+            # worker processes are spawned and rebuild the app from this description
+            os.environ[SERVE_ENV] = json.dumps({
+                "runs_dir": str(runs_dir) if runs_dir else None,
+                "run": str(resolved.path.resolve()) if resolved else None, "allowed_hosts": hosts})
+            config = uvicorn.Config("digitlab.web.app:app_from_env", factory=True, workers=workers, **options)
+            Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()

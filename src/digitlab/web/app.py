@@ -76,3 +76,16 @@ def create_app(runs_dir=None, run=None, *, allowed_hosts=None, max_body: int = M
     hosts = list(LOCAL_HOSTS) + [h for h in (allowed_hosts or []) if h not in LOCAL_HOSTS]
     app.add_middleware(Guard, allowed_hosts=hosts, max_body=max_body, body_seconds=body_seconds)
     return app
+
+
+SERVE_ENV = "DIGITLAB_SERVE_CONFIG"
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``serve --workers N``: each worker process builds its app from the JSON that
+    ``digitlab serve`` put in ``$DIGITLAB_SERVE_CONFIG`` (runs folder, default run, hosts)."""
+    import json
+    import os
+
+    cfg = json.loads(os.environ[SERVE_ENV])
+    return create_app(cfg.get("runs_dir"), cfg.get("run"), allowed_hosts=cfg.get("allowed_hosts"))
