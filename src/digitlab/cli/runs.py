@@ -113,6 +113,7 @@ def models(as_json):
     if as_json:
         print_json(rows)
         return
+    width = max(len(r["name"]) for r in rows)
     for r in rows:
         extra = f"  (needs digitlab[{r['needs']}])" if r["needs"] else ""
-        click.echo(f"{r['name']:<8} {r['description']}{extra}")
+        click.echo(f"{r['name']:<{width}}  {r['description']}{extra}")
