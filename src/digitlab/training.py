@@ -78,7 +78,8 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
           raw_pixels: bool = False, test_size=None, seed: int = 0, limit: int | None = None,
           stratify: bool = True, augment: bool = False, evaluate: bool = True, cv: int = 3,
           target_precision: float | None = 0.9, runs_dir=None, data_dir=None, cache_dir=None,
-          progress: bool = False, steps=None) -> Run:
+          progress: bool = False, steps=None, figures: bool = True,
+          train_sample: int | None = None) -> Run:
     """Fit a model and write a run folder; return the :class:`~digitlab.runs.Run`.
 
     Parameters
@@ -101,6 +102,10 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
         Run :func:`digitlab.evaluate` and store the results in the run.
     cv : int, default=3
         Cross-validation folds for the evaluation (0 skips cross-validation).
+    figures : bool, default=True
+        Draw the evaluation's figures (``digitlab evaluate`` can add them later).
+    train_sample : int, default=None
+        Score train accuracy on a stratified sample of this many images (see ``evaluate``).
 
     Examples
     --------
@@ -152,7 +157,8 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
             from .evaluation import evaluate as run_evaluate
 
             result = run_evaluate(run, split=split, model=pipe, cv=cv, target_precision=target_precision,
-                                  progress=progress, cv_result=cvr)
+                                  progress=progress, cv_result=cvr, figures=figures,
+                                  train_sample=train_sample)
             meta["metrics"] = result.summary()
             w.write_json("run.json", meta)
         final = w.commit()

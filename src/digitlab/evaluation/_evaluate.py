@@ -27,7 +27,7 @@ FIGURES_DIR = "figures"
 def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv: int = 3,
              target_precision: float | None = 0.9, target_recall: float | None = None,
              progress: bool = False, n_jobs: int | None = None, figures: bool = True,
-             data_dir=None, cache_dir=None, cv_result=None) -> EvalResult:
+             data_dir=None, cache_dir=None, cv_result=None, train_sample: int | None = None) -> EvalResult:
     """Evaluate a fitted classifier on a split; for a run, also write its evaluation files.
 
     The model predicts the test set once (labels, probabilities and scores from one pass) and
@@ -63,6 +63,10 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
         Draw the figures (runs only).
     data_dir, cache_dir : path-like, default=None
         Where the run's dataset is found (when the split is rebuilt).
+    train_sample : int, default=None
+        Score the training accuracy on a stratified sample of at most this many training images
+        (the number used is stored as ``train_accuracy_n``). For models whose prediction is
+        costly, e.g. k-NN, whose train accuracy needs a neighbour search of the whole set.
     cv_result : CVResult, default=None
         Cross-validation already done on this split's training set (``train`` computes it in
         the same worker pool as the final fit); used instead of fitting the folds again.
@@ -122,9 +126,11 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
         t0 = time.perf_counter()
         test = score(model, X_test, binary=binary, want_proba=True)
         t_test = time.perf_counter() - t0
-        _say(status, f"predicting {len(y_train):,} training images")
+        rows = _sample_rows(y_train, train_sample)
+        n_rows = len(y_train[rows])
+        _say(status, f"predicting {n_rows:,} training images")
         t0 = time.perf_counter()
-        train = score(model, X_train, binary=binary, want_proba=False)
+        train = score(model, X_train[rows], binary=binary, want_proba=False)
         t_train = time.perf_counter() - t0
 
         clf = final_estimator(model)
@@ -155,7 +161,8 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
             task="binary" if binary else "multiclass", classes=list(classes), detect=detect,
             n_train=len(y_train), n_test=len(y_test),
             test_accuracy=float(np.mean(y_true_i == y_pred_i)),
-            train_accuracy=float(np.mean(_as_index(y_train) == _as_index(train.y_pred))),
+            train_accuracy=float(np.mean(_as_index(y_train[rows]) == _as_index(train.y_pred))),
+            train_accuracy_n=n_rows,
             cv=int(cv), cv_scores=cvr.scores if cvr else [], cv_mean=cvr.mean if cvr else None,
             dummy_cv_scores=dummy, dummy_cv_mean=float(np.mean(dummy)) if dummy else None,
             confusion_matrix=cm.tolist(),
@@ -178,6 +185,16 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
             _say(status, "drawing figures" if figures else "writing results")
             _write(target, result, model if figures else None, split.test.images if figures else None)
     return result
+
+
+def _sample_rows(y, n: int | None):
+    """All rows (a slice: no copy), or a stratified, seeded sample of *n* of them, sorted."""
+    if n is None or n >= len(y):
+        return slice(None)
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(np.arange(len(y)), train_size=n, random_state=0, stratify=y)
+    return np.sort(keep)
 
 
 def check_model(model, split, *, binary: bool, n_classes: int, where: str) -> None:

@@ -28,6 +28,8 @@ class EvalResult:
         Binary tasks: the dataset class that is detected.
     n_train, n_test : int
     test_accuracy, train_accuracy : float
+    train_accuracy_n : int or None
+        How many training images the train accuracy was scored on (all, unless sampled).
     cv : int
         Number of cross-validation folds (0: none).
     cv_scores : list of float
@@ -71,6 +73,7 @@ class EvalResult:
     n_test: int = 0
     test_accuracy: float = float("nan")
     train_accuracy: float | None = None
+    train_accuracy_n: int | None = None
     cv: int = 0
     cv_scores: list = field(default_factory=list)
     cv_mean: float | None = None

@@ -13,7 +13,9 @@ def save_figure(fig, path, *, dpi: int = 110) -> Path:
     path = Path(path)
     fmt = path.suffix.lstrip(".") or "png"
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
+        # constrained layout already fits labels and titles; "tight" would draw the figure twice
+        tight = None if fig.get_layout_engine() is not None else "tight"
+        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches=tight)
     plt.close(fig)
     return path
 
