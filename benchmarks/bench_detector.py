@@ -73,9 +73,10 @@ def run(quick: bool) -> list[dict]:
                    f"fold scores {[round(float(s), 5) for s in scores]}")},
         {"section": section, "case": f"digitlab: one fit per fold, parallel, {n:,} images",
          "seconds": round(t_ours, 2), "peak_rss_mb": round(rss_ours), "iterations": 3,
-         "accuracy": round(ours.mean, 5), "baseline": round(t_nb, 2), "ratio": round(t_ours / t_nb, 3),
+         "accuracy": round(ours.mean, 5), "baseline": round(t_nb, 2), "ratio": round(t_nb / t_ours, 2),
          "notes": (f"uint8 X; identical fold scores and labels, decision scores equal to 1e-12; {cores} cores, "
-                   f"load average {load:.1f}; CPU {ours.cpu_seconds:.1f} s (ratio {ours.cpu_seconds / cpu_nb:.2f}); "
+                   f"load average {load:.1f}; CPU {ours.cpu_seconds:.1f} s ({cpu_nb / ours.cpu_seconds:.1f}x less); "
+                   f"target: speed-up >= 4 ({'met' if t_nb / t_ours >= 4 else 'NOT met'}); "
                    f"fold wall times {ours.fit_seconds} s; peak RSS of the main process only")},
     ]
 

@@ -1,7 +1,7 @@
 """Time and peak memory of a fresh process that loads MNIST.
 
 Each case starts a new Python process (interpreter start-up and imports included, as a user
-running ``digitlab`` pays them), waits for it with ``os.wait4`` to read that one child's peak RSS,
+running ``digitlab`` pays them), waits for it with ``os.wait4`` for its CPU time, reads the peak RSS it reports,
 and reports the median of several runs.
 
 Cases:
@@ -36,9 +36,19 @@ t0 = time.perf_counter()
 from digitlab import datasets
 ds = datasets.load("mnist", download=False, progress=False)
 assert len(ds) == 70000 and ds.verified, ds
-print(time.perf_counter() - t0)
+print(time.perf_counter() - t0, _hwm())
 """
-_BASELINE = "import numpy; print(0.0)"
+# The child reports its own peak RSS (VmHWM): ru_maxrss of a forked child starts at the parent's
+# RSS, so a driver process that holds big arrays would inflate it.
+_HWM = """
+def _hwm():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+"""
+_LOAD = _HWM + _LOAD
+_BASELINE = _HWM + "import numpy; print(0.0, _hwm())"
 
 
 def mnist_dir() -> Path | None:
@@ -57,8 +67,8 @@ def measure_process(args: list[str], env: dict, runs: int) -> tuple[float, float
     and stretch the wall time.
 
     The child prints its own in-process time on stdout (imports + work, no interpreter start-up).
-    Each child is reaped with ``os.wait4``, whose rusage is that child's alone
-    (``getrusage(RUSAGE_CHILDREN)`` would give the maximum over every child so far).
+    Each child is reaped with ``os.wait4``, whose rusage (CPU) is that child's alone; the child
+    prints its own peak RSS (``VmHWM``).
     """
     walls, rss, inner, cpu = [], [], [], []
     for _ in range(runs):
@@ -73,9 +83,9 @@ def measure_process(args: list[str], env: dict, runs: int) -> tuple[float, float
             if code != 0:
                 err.seek(0)
                 raise RuntimeError(f"benchmark child exited {code}: {err.read().decode()[-500:]}")
-        # ru_maxrss is in KiB on Linux, in bytes on macOS
-        rss.append(usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 1024))
-        inner.append(float(out.decode().strip().splitlines()[-1]))
+        secs, hwm = out.decode().strip().splitlines()[-1].split()
+        rss.append(float(hwm))
+        inner.append(float(secs))
         cpu.append(usage.ru_utime + usage.ru_stime)
     med = statistics.median
     return med(walls), med(rss), med(inner), med(cpu)
