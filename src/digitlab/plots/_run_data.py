@@ -52,6 +52,24 @@ def require(arrays: dict, key: str, run, what: str):
     return arrays[key]
 
 
+def detector_curve_data(run, what: str):
+    """A detector run's ``(y_true, y_score, where, eval, detector)`` for its curves.
+
+    The scores are the cross-validated ones on the training set when the evaluation had CV (the
+    notebooks' curves), else the test set's; *what* names the figure in error messages.
+    """
+    run = as_run(run)
+    arrays, ev = load_predictions(run), load_eval(run)
+    det = ev.get("detector") or {}
+    if det.get("source") == "cv":
+        y_true, y_score = arrays["cv_y_true"], require(arrays, "cv_score", run, what)
+        where = "cross-validated, training set"
+    else:
+        y_true, y_score = arrays["y_true"], require(arrays, "y_score", run, what)
+        where = "test set"
+    return y_true, y_score, where, ev, det
+
+
 def test_images(run, split=None):
     """Test images of the run's split (rebuilt from run.json unless *split* is given)."""
     run = as_run(run)

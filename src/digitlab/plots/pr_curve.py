@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sklearn.metrics import PrecisionRecallDisplay as _SkPrecisionRecallDisplay
 
-from ._run_data import as_run, load_eval, load_predictions, require
+from ._run_data import detector_curve_data
 
 
 class PrecisionRecallDisplay(_SkPrecisionRecallDisplay):
@@ -48,14 +48,7 @@ class PrecisionRecallDisplay(_SkPrecisionRecallDisplay):
     @classmethod
     def from_run(cls, run, *, ax=None, **kwargs):
         """The detector's curve from a run's cross-validated scores (test scores without CV)."""
-        run = as_run(run)
-        arrays, ev = load_predictions(run), load_eval(run)
-        det = ev.get("detector") or {}
-        if det.get("source") == "cv":
-            y_true, y_score = arrays["cv_y_true"], require(arrays, "cv_score", run, "a precision-recall curve")
-        else:
-            y_true, y_score = arrays["y_true"], require(arrays, "y_score", run, "a precision-recall curve")
-        where = "cross-validated, training set" if det.get("source") == "cv" else "test set"
+        y_true, y_score, where, ev, det = detector_curve_data(run, "a precision-recall curve")
         kwargs.setdefault("name", ev["classes"][-1] + " detector")
         kwargs.setdefault("title", f"Precision versus recall ({where})")
         return cls.from_predictions(y_true, y_score, target=det.get("target"), ax=ax, **kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import RocCurveDisplay as _SkRocCurveDisplay
 
-from ._run_data import as_run, load_eval, load_predictions, require
+from ._run_data import detector_curve_data
 
 
 class RocCurveDisplay(_SkRocCurveDisplay):
@@ -56,14 +56,7 @@ class RocCurveDisplay(_SkRocCurveDisplay):
     @classmethod
     def from_run(cls, run, *, ax=None, **kwargs):
         """The detector's ROC curve from a run's cross-validated scores (test scores without CV)."""
-        run = as_run(run)
-        arrays, ev = load_predictions(run), load_eval(run)
-        det = ev.get("detector") or {}
-        if det.get("source") == "cv":
-            y_true, y_score = arrays["cv_y_true"], require(arrays, "cv_score", run, "a ROC curve")
-        else:
-            y_true, y_score = arrays["y_true"], require(arrays, "y_score", run, "a ROC curve")
-        where = "cross-validated, training set" if det.get("source") == "cv" else "test set"
+        y_true, y_score, where, ev, det = detector_curve_data(run, "a ROC curve")
         kwargs.setdefault("name", ev["classes"][-1] + " detector")
         kwargs.setdefault("title", f"ROC curve ({where})")
         t = det.get("target") or {}
