@@ -200,10 +200,10 @@ def _dataset_ref(arg, ds) -> str:
 def _plain_params(est) -> dict:
     out = {}
     for k, v in est.get_params(deep=False).items():
-        if isinstance(v, (int, float, str, bool, type(None))):
-            out[k] = None if isinstance(v, float) and not np.isfinite(v) and v != v else v
-            if isinstance(v, float) and np.isinf(v):
-                out[k] = "inf"
+        if isinstance(v, float) and not np.isfinite(v):
+            out[k] = None if np.isnan(v) else str(v)  # JSON has no inf/NaN: "inf", "-inf", null
+        elif isinstance(v, (int, float, str, bool, type(None))):
+            out[k] = v
         elif isinstance(v, tuple):
             out[k] = list(v)
         else:

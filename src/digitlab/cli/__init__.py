@@ -8,8 +8,6 @@ is shown only with ``--debug``.
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 
 from ._app import cli, main  # noqa: F401
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..exceptions import DataError, InputMissingError, NoPermissionError
+from .dataset import Dataset
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"}
 
@@ -56,5 +57,3 @@ def load_image_folder(folder, *, name: str | None = None, size: int = 28) -> Dat
         checksums={folder.name: "md5:" + md5.hexdigest()},
     )
 
-
-from .dataset import Dataset  # noqa: E402  (for the annotation above)
