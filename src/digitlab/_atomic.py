@@ -31,6 +31,17 @@ def os_error(path: os.PathLike | str, exc: OSError, action: str = "cannot write"
     return CannotCreateError(f"{path}: {action} ({reason})")
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def normal_mode(path: os.PathLike | str, directory: bool = False) -> None:
+    """Give a mkstemp/mkdtemp result (0600/0700) the mode a plain open()/mkdir() would have."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 def ensure_dir(path: os.PathLike | str) -> Path:
     """Create *path* (and parents) or raise a one-line digitlab error."""
     path = Path(path)
@@ -53,6 +64,7 @@ def atomic_path(target: os.PathLike | str, *, overwrite: bool = True) -> Iterato
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}{PART_MARK}", dir=target.parent)
         os.close(fd)
+        normal_mode(tmp)  # the final file is shared like any other output
     except OSError as exc:
         raise os_error(target, exc) from None
     tmp_path = Path(tmp)

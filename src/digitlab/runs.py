@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _config, _json
-from ._atomic import PART_MARK, ensure_dir, os_error, write_text
+from ._atomic import PART_MARK, ensure_dir, normal_mode, os_error, write_text
 from .exceptions import DataError, InputMissingError, ModelError
 
 RUN_FORMAT = 1
@@ -197,6 +197,7 @@ class RunWriter:
                                     "pass --runs-dir or set DIGITLAB_RUNS_DIR")
         try:
             self.path = Path(tempfile.mkdtemp(prefix=f".{self.run_id}{PART_MARK}", dir=self.root))
+            normal_mode(self.path, directory=True)
         except OSError as exc:
             raise os_error(self.root, exc, "cannot create run folder") from None
         return self

@@ -85,3 +85,23 @@ def test_train_interrupted_leaves_no_run(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         training.train("digits", "logreg", test_size=0.25, runs_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_run_and_report_get_normal_file_modes(run_cli, tmp_path):
+    """Temp-then-rename must not leave outputs private (mkstemp's 0600, mkdtemp's 0700)."""
+    import os
+    import stat
+
+    umask = os.umask(0o022)
+    try:
+        runs = tmp_path / "runs"
+        code, out, err = run_cli("train", "--dataset", "digits", "--test-size", "0.25", "--cv", "0",
+                                 "--runs-dir", runs, "--json")
+        assert code == 0, err
+        run_dir = runs / json.loads(out)["id"]
+        assert run_cli("report", "latest", "--runs-dir", runs, "--out", tmp_path / "r.html")[0] == 0
+        assert stat.S_IMODE(run_dir.stat().st_mode) == 0o755
+        assert stat.S_IMODE((run_dir / "model.skops").stat().st_mode) == 0o644
+        assert stat.S_IMODE((tmp_path / "r.html").stat().st_mode) == 0o644
+    finally:
+        os.umask(umask)
