@@ -253,3 +253,16 @@ def test_preprocess_file_errors_name_the_file(tmp_path):
     bad.write_bytes(b"GIF89a but not really")
     with pytest.raises(UnsupportedImageError, match="fake.png: not a supported image"):
         preprocess_file(bad)
+
+
+def test_fast_helpers_match_numpy_and_scipy():
+    """Check the hand-written percentile and erosion (kept for speed) against numpy and scipy."""
+    from digitlab.preprocess import _erode, _percentiles
+
+    rng = np.random.default_rng(1)
+    for n in (1, 2, 7, 100, 4900):
+        x = np.rint(rng.random(n) * 65535).astype(np.float32)
+        assert _percentiles(x, (0.5, 99.5)) == pytest.approx(np.percentile(x, [0.5, 99.5]), rel=1e-9)
+    for _ in range(50):
+        m = rng.random((rng.integers(3, 40), rng.integers(3, 40))) > 0.3
+        assert np.array_equal(_erode(m), ndimage.binary_erosion(m))

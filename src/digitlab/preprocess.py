@@ -183,8 +183,12 @@ def to_gray(img) -> np.ndarray:
     background that contrasts with the visible ink, so black ink on a transparent background
     and white ink on one both survive (C6, C8).
     """
-    from PIL import Image
+    g = _gray(img)
+    return g / np.float32(255.0) if g.dtype == np.uint8 else g
 
+
+def _gray(img) -> np.ndarray:
+    """:func:`to_gray`, but 8-bit images stay uint8 (exact and ~3x cheaper downstream)."""
     mode = img.mode
     if mode.startswith("I;16") or mode == "I":
         a = np.asarray(img, dtype=np.float32)
@@ -196,16 +200,15 @@ def to_gray(img) -> np.ndarray:
     if mode in ("P", "PA", "LA", "La", "RGBa") or "transparency" in img.info:
         img = img.convert("RGBA")
     if img.mode == "RGBA":
-        rgba = np.asarray(img, dtype=np.float32) / 255.0
-        alpha = rgba[..., 3]
-        lum = np.asarray(img.convert("RGB").convert("L"), dtype=np.float32) / 255.0
+        alpha = np.asarray(img.getchannel("A"), dtype=np.float32) / 255.0
         if alpha.min() < 1.0:
+            lum = np.asarray(img.convert("RGB").convert("L"), dtype=np.float32) / 255.0
             seen = alpha > 0.5
             # the ink is what is opaque; put it on the background it contrasts with
             bg = 1.0 if not seen.any() or float(lum[seen].mean()) <= 0.5 else 0.0
-            lum = lum * alpha + bg * (1.0 - alpha)
-        return lum
-    return np.asarray(img.convert("L"), dtype=np.float32) / 255.0
+            return lum * alpha + bg * (1.0 - alpha)
+        return np.asarray(img.convert("L"))
+    return np.asarray(img if img.mode == "L" else img.convert("L"))
 
 
 def _border(a: np.ndarray) -> np.ndarray:
@@ -223,7 +226,7 @@ def preprocess_array(gray: np.ndarray, *, size: int = 28, box: int | None = None
 
     Parameters
     ----------
-    gray : ndarray of shape (height, width), float in [0, 1]
+    gray : ndarray of shape (height, width), float in [0, 1] or uint8
     size : int, default=28
         Side of the output field.
     box : int, default=None
@@ -243,36 +246,43 @@ def preprocess_array(gray: np.ndarray, *, size: int = 28, box: int | None = None
     from PIL import Image
     from scipy import ndimage
 
-    gray = np.asarray(gray, dtype=np.float32)
+    gray = np.asarray(gray)
+    if gray.dtype != np.uint8:
+        gray = gray.astype(np.float32, copy=False)
     if gray.ndim != 2:
         raise ImageError(f"{name}: expected a 2-D image, got shape {gray.shape}")
     if min(gray.shape) < MIN_SIDE:
         raise ImageError(f"{name}: image too small ({gray.shape[1]}×{gray.shape[0]}; at least "
                          f"{MIN_SIDE}×{MIN_SIDE} needed)")
-    if not np.isfinite(gray).all():
+    # Integer grey levels (0..65535, exact in float32) keep the arithmetic exact, so an image and
+    # its negative give bit-identical results (C11); raw floats would differ in the last bit.
+    if gray.dtype == np.uint8:
+        q = gray.astype(np.float32) * np.float32(257.0)  # 255 * 257 = 65535
+    elif not np.isfinite(gray).all():
         raise ImageError(f"{name}: image has NaN or infinite values")
-    # Integer grey levels (0..65535) keep the arithmetic exact, so an image and its negative give
-    # bit-identical results (C11); floats would differ in the last bit and round differently.
-    q = np.rint(gray.astype(np.float64) * 65535.0)
+    else:
+        q = np.rint(gray * np.float32(65535.0))
     # Polarity: the ink is the extreme farther from the background (the border's median).
     # MNIST is light ink on dark, paper is the opposite. The rule is symmetric; a tie falls back
     # to "light background = paper".
-    bg = float(np.median(_border(q)))
-    # a strided sample is as good for two percentiles and 4-16x cheaper on a canvas or photo
-    step = max(1, int(np.ceil(np.sqrt(q.size / 20_000))))
-    lo, hi = np.percentile(q[::step, ::step], [0.5, 99.5])
+    bg = np.float32(np.median(_border(q)))
+    # a strided sample of ~5,000 pixels is as good for two percentiles and far cheaper on a
+    # canvas or photo (np.percentile costs ~0.3 ms on 20,000)
+    step = max(1, int(np.ceil(np.sqrt(q.size / 5_000))))
+    lo, hi = _percentiles(q[::step, ::step], (0.5, 99.5))
     dark_ink, light_ink = bg - lo, hi - bg
     inverted = bool(dark_ink > light_ink or (dark_ink == light_ink and bg > 32767.5))
-    ink = (bg - q) if inverted else (q - bg)
+    ink = np.subtract(bg, q, out=q) if inverted else np.subtract(q, bg, out=q)
     peak = float(ink.max())
     if peak < MIN_CONTRAST * 65535.0:
         raise NoDigitError(f"{name}: no digit found (the image is blank or has too little contrast)")
-    ink = np.clip(ink / peak, 0, 1)
-    ink[ink < INK_THRESHOLD] = 0.0
-    ink = _drop_specks(ink, ndimage)
+    # Only the ink's bounding box is worked on from here: on a canvas or a page that is a small
+    # part of the image, and nothing outside it is ink.
+    mask = ink >= np.float32(INK_THRESHOLD * peak)
+    ink, mask = _crop(ink, mask)
+    ink = np.where(mask, ink * np.float32(1.0 / peak), np.float32(0.0))
+    ink, mask = _crop(*_drop_specks(ink, mask, ndimage))
     ink /= ink.max()  # a dark speck that was dropped must not set the ink's scale
-    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
-    ink = ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
     box = box or _default_box(size)
     h, w = ink.shape
     if max(h, w) > 4 * box:
@@ -280,7 +290,7 @@ def preprocess_array(gray: np.ndarray, *, size: int = 28, box: int | None = None
         # the final resize loses nothing (it averages these pixels anyway)
         f = 4 * box / max(h, w)
         ink = np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize(
-            (max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.BOX), dtype=np.float64)
+            (max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.BOX))
         h, w = ink.shape
     scale = box / max(h, w)
     ink = _thicken(ink, scale, size, ndimage)
@@ -319,7 +329,7 @@ def _thicken(ink: np.ndarray, scale: float, size: int, ndimage) -> np.ndarray:
     area = int(mask.sum())
     if size < 16 or area == 0:
         return ink  # 8x8 digits are blocky averages, not pen strokes
-    perimeter = int((mask & ~ndimage.binary_erosion(mask)).sum())
+    perimeter = int((mask & ~_erode(mask)).sum())
     width = 2.0 * area / max(perimeter, 1) * scale
     if width >= target:
         return ink
@@ -327,14 +337,40 @@ def _thicken(ink: np.ndarray, scale: float, size: int, ndimage) -> np.ndarray:
     return ndimage.grey_dilation(ink, size=(k, k)) if k >= 2 else ink
 
 
-def _drop_specks(ink: np.ndarray, ndimage) -> np.ndarray:
+def _percentiles(x: np.ndarray, qs) -> np.ndarray:
+    """``np.percentile(x, qs)`` (linear method) by one partition: half the cost on a small sample."""
+    x = x.ravel()
+    pos = np.asarray(qs, dtype=np.float64) / 100 * (x.size - 1)
+    lo = np.floor(pos).astype(np.intp)
+    hi = np.minimum(lo + 1, x.size - 1)
+    part = np.partition(x, np.concatenate([lo, hi])).astype(np.float64)
+    return part[lo] + (part[hi] - part[lo]) * (pos - lo)
+
+
+def _erode(mask: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_erosion(mask)`` (3x3 cross, border off) by slicing: 5x cheaper on 80x80."""
+    out = np.zeros_like(mask)
+    out[1:-1, 1:-1] = (mask[1:-1, 1:-1] & mask[:-2, 1:-1] & mask[2:, 1:-1]
+                       & mask[1:-1, :-2] & mask[1:-1, 2:])
+    return out
+
+
+def _crop(ink: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """*ink* and *mask* cut to the bounding box of *mask*."""
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    box = np.s_[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    return ink[box], mask[box]
+
+
+def _drop_specks(ink: np.ndarray, mask: np.ndarray, ndimage) -> tuple[np.ndarray, np.ndarray]:
     """Remove small separate blobs (dust, noise) so they do not stretch the digit's bounding box."""
-    labels, n = ndimage.label(ink > 0, structure=np.ones((3, 3)))
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3)))
     if n <= 1:
-        return ink
+        return ink, mask
     mass = ndimage.sum_labels(ink, labels, index=np.arange(1, n + 1))
     keep = np.flatnonzero(mass >= min(SPECK_FRACTION * mass.sum(), mass.max())) + 1  # never drop every blob
-    return np.where(np.isin(labels, keep), ink, 0.0).astype(ink.dtype)
+    mask = np.isin(labels, keep)
+    return np.where(mask, ink, np.float32(0.0)), mask
 
 
 def _array_to_unit(a: np.ndarray, name: str) -> np.ndarray:
@@ -390,13 +426,14 @@ def preprocess(data, *, size: int = 28, box: int | None = None, name: str | None
         label = name or "array"
         if data.ndim != 2:
             raise ImageError(f"{label}: expected a 2-D image, got shape {data.shape}")
-        return preprocess_array(_array_to_unit(data, label), size=size, box=box, name=label)
+        gray = data if data.dtype == np.uint8 else _array_to_unit(data, label)  # uint8 is exact as it is
+        return preprocess_array(gray, size=size, box=box, name=label)
     from PIL import Image
 
     img = data if isinstance(data, Image.Image) else open_image(data, name)
     label = name or str(getattr(img, "filename", "") or "image")
     notes = list(img.info.get("digitlab_notes", []))
-    res = preprocess_array(to_gray(_shrink(img)), size=size, box=box, name=label)
+    res = preprocess_array(_gray(_shrink(img)), size=size, box=box, name=label)
     res.notes = notes
     return res
 

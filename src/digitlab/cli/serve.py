@@ -107,6 +107,9 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
 
             from ..web.app import SERVE_ENV
 
+            # libuv (uvloop) accepts every waiting connection at once, so one worker would take all
+            # the keep-alive clients and the other sit idle; one accept per wakeup spreads them
+            os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
             # worker processes are spawned and rebuild the app from this description
             os.environ[SERVE_ENV] = json.dumps({
                 "runs_dir": str(runs_dir) if runs_dir else None,

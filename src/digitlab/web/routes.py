@@ -9,7 +9,7 @@ import re
 from typing import Annotated
 
 import numpy as np
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -64,8 +64,16 @@ async def predict(request: Request, run: RunParam = None) -> PredictOut:
         data = body  # raw bytes: the declared type is never trusted (415 if not an image)
     reg = _registry(request)
     run_obj = reg.get(run)
-    predictor = await run_in_threadpool(reg.predictor, run_obj)
-    p = await run_in_threadpool(predictor.predict, data, name, top=len(predictor.classes))
+    # G7: the model runs in the threadpool (one hop: loading, if needed, and predicting), never on
+    # the event loop, so a big photo or a model being loaded does not stall other requests
+    out = await run_in_threadpool(_predict, reg, run_obj, data, name)
+    # serialised here, so FastAPI does not validate the response a second time
+    return Response(out.model_dump_json(by_alias=True), media_type="application/json")
+
+
+def _predict(reg, run_obj, data, name: str) -> PredictOut:
+    predictor = reg.predictor(run_obj)
+    p = predictor.predict(data, name, top=len(predictor.classes))
     return PredictOut(run=run_obj.id, prediction=p.prediction, probability=p.probability,
                       top=[{"class": c, "probability": q} for c, q in p.top[:3]],
                       classes=predictor.classes, probabilities=[float(x) for x in p.probabilities],
