@@ -173,3 +173,33 @@ def test_logreg_roundtrips_through_skops(digits, tmp_path):
     loaded = load_model(tmp_path / "logreg.skops")
     assert loaded[-1].converged_ is True and loaded[-1].n_passes_ == pipe[-1].n_passes_
     np.testing.assert_array_equal(loaded.decision_function(digits.X), pipe.decision_function(digits.X))
+
+
+def test_fast_logreg_fit_keeps_scipy_blas_on_one_thread(digits, monkeypatch):
+    """Check fit runs scipy's bundled BLAS on one thread and leaves numpy's alone (the speed fix)."""
+    import os
+
+    from threadpoolctl import threadpool_info
+
+    from digitlab.models import fast_logreg
+
+    selected = fast_logreg._scipy_blas()
+    if selected is None:
+        pytest.skip("scipy uses numpy's BLAS here: nothing to limit")
+    numpy_root = os.path.dirname(os.path.realpath(np.__file__))
+    assert not any(os.path.realpath(c.filepath).startswith(numpy_root) for c in selected.lib_controllers)
+    scipy_paths = {c.filepath for c in selected.lib_controllers}
+    before = {i["filepath"]: i["num_threads"] for i in threadpool_info()}
+    during = []
+    original = _Problem.loss_grad
+
+    def spy(self, theta):
+        during.append({i["filepath"]: i["num_threads"] for i in threadpool_info()})
+        return original(self, theta)
+
+    monkeypatch.setattr(_Problem, "loss_grad", spy)
+    FastLogisticRegression(C=0.1).fit(digits.X / 255.0, digits.y)
+    seen = during[-1]
+    assert all(seen[p] == 1 for p in scipy_paths)
+    assert all(seen[p] == before[p] for p in seen if p not in scipy_paths)
+    assert {i["filepath"]: i["num_threads"] for i in threadpool_info()} == before  # restored

@@ -31,6 +31,7 @@ A hand-written solver is justified only by measurement: ``benchmarks/bench_logre
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from numbers import Integral, Real
@@ -135,9 +136,31 @@ class FastLogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimat
         if len(self.classes_) < 2:
             raise ValueError(f"{type(self).__name__} needs samples of at least 2 classes in the data, "
                              f"but the data contains only one class: {self.classes_.tolist()[0]!r}")
-        n, d = X.shape
         k = 1 if len(self.classes_) == 2 else len(self.classes_)
         y_enc = y_enc.astype(np.intp)
+        with contextlib.ExitStack() as stack:
+            scipy_blas = _scipy_blas()
+            if scipy_blas is not None:
+                # scipy's wheel bundles its own OpenBLAS: its threads, woken by the small triangular
+                # solves of every iteration, spin on the second core while numpy's threads run the
+                # big GEMMs; one thread there makes each pass ~1.5x faster (bench_logreg)
+                stack.enter_context(scipy_blas.limit(limits=1))
+            self._solve(X, y_enc, k)
+        if not self.converged_:
+            import warnings
+
+            from sklearn.exceptions import ConvergenceWarning
+
+            it = int(self.n_iter_[0])
+            why = ("increase max_iter" if it >= self.max_iter else
+                   "the line search made no more progress: float32 precision limits tol to about 1e-7")
+            warnings.warn(f"{type(self).__name__} stopped after {it} iterations with an estimated "
+                          f"relative gap of {self.gap_:.2e} > tol {self.tol:g}; {why}",
+                          ConvergenceWarning, stacklevel=2)
+        return self
+
+    def _solve(self, X, y_enc, k):
+        n, d = X.shape
         problem = _Problem(X, y_enc, k, 1.0 / self.C, self.fit_intercept)
         gram_rows = slice(None, None, max(1, n // _GRAM_ROWS))
         precond = _Preconditioner.fit(problem, gram_rows)
@@ -165,17 +188,6 @@ class FastLogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimat
         self.n_passes_ = float(passes)
         self.converged_ = bool(converged)
         self.gap_ = float(gap)
-        if not converged:
-            import warnings
-
-            from sklearn.exceptions import ConvergenceWarning
-
-            why = ("increase max_iter" if it >= self.max_iter else
-                   "the line search made no more progress: float32 precision limits tol to about 1e-7")
-            warnings.warn(f"{type(self).__name__} stopped after {it} iterations with an estimated "
-                          f"relative gap of {gap:.2e} > tol {self.tol:g}; {why}",
-                          ConvergenceWarning, stacklevel=2)
-        return self
 
     def decision_function(self, X):
         """Class scores ``X @ coef_.T + intercept_``, computed in float32.
@@ -238,6 +250,21 @@ def _blas_controller():
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()
+
+
+@functools.cache
+def _scipy_blas():
+    """The BLAS libraries shipped inside scipy's own package (its wheels bundle an OpenBLAS apart
+    from numpy's), or ``None`` when scipy uses the same library as numpy."""
+    import os
+
+    import scipy
+
+    root = os.path.dirname(os.path.realpath(scipy.__file__))
+    ctl = _blas_controller()
+    paths = [c.filepath for c in ctl.lib_controllers if c.user_api == "blas"
+             and os.path.realpath(c.filepath).startswith((root + os.sep, root + ".libs" + os.sep))]
+    return ctl.select(filepath=paths) if paths else None
 
 
 class _Problem:
