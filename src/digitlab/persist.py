@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
+import types
 import warnings
 import zipfile
 from pathlib import Path
@@ -50,9 +52,33 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
+def skops_io():
+    """``skops.io``, imported without importing torch.
+
+    At import skops lists scikit-learn's estimators by walking every scikit-learn package, and
+    one of them, ``sklearn.externals.array_api_compat.torch``, imports torch when it is installed:
+    ~1.8 s for nothing, in every process that saves or loads a model. An empty placeholder stands
+    in for that package (it defines no estimator) while skops.io is imported, then is removed.
+    """
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    name = "sklearn.externals.array_api_compat.torch"
+    placeholder = None
+    if name not in sys.modules and "torch" not in sys.modules:
+        placeholder = types.ModuleType(name)
+        placeholder.__path__ = []  # a package with nothing inside: the walk stops here
+        sys.modules[name] = placeholder
+    try:
+        import skops.io as sio
+    finally:
+        if placeholder is not None and sys.modules.get(name) is placeholder:
+            del sys.modules[name]
+    return sio
+
+
 def save_model(model, path, *, meta: dict | None = None) -> str:
     """Write *model* to *path* in skops format, atomically; return the file's SHA-256."""
-    import skops.io as sio
+    sio = skops_io()
 
     path = Path(path)
     with atomic_path(path) as tmp:
@@ -113,8 +139,8 @@ def load_model(path, *, sha256: str | None = None, expect_sklearn: str | None = 
         scikit-learn version the model was saved with.
     """
     import sklearn
-    import skops.io as sio
 
+    sio = skops_io()
     path = Path(path)
     check_file(path)
     if sha256 is not None and file_sha256(path) != sha256:
