@@ -203,3 +203,27 @@ def test_failure_while_drawing_leaves_run_unchanged(digits_run, run_copy, snapsh
         evaluate(run, cv=2)
     assert snapshot(run.path) == before
     assert not [p for p in run.path.rglob("*") if ".part_" in p.name]
+
+
+@pytest.mark.parametrize("weights", ["uniform", "distance"])
+@pytest.mark.parametrize("k", [2, 4])
+def test_knn_labels_from_one_neighbour_search_equal_predict(digits_split, weights, k):
+    """Check score() takes kNN labels from predict_proba's argmax and still equals predict (ties too)."""
+    from digitlab.evaluation.scoring import score
+
+    model = make_model("knn", {"n_neighbors": k, "weights": weights}).fit(digits_split.X_train, digits_split.y_train)
+    clf = model[-1]
+    calls = []
+    original = type(clf).kneighbors
+
+    def counting(self, *a, **kw):
+        calls.append(1)
+        return original(self, *a, **kw)
+
+    type(clf).kneighbors = counting
+    try:
+        scored = score(model, digits_split.X_test, binary=False)
+    finally:
+        type(clf).kneighbors = original
+    assert np.array_equal(scored.y_pred, model.predict(digits_split.X_test))
+    assert scored.y_proba is not None and len(calls) <= 1

@@ -54,9 +54,16 @@ def _proba_argmax_is_predict(clf) -> bool:
     from sklearn.dummy import DummyClassifier
     from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 
+    from sklearn.neighbors import KNeighborsClassifier
+
     if isinstance(clf, DummyClassifier):
         # "stratified"/"uniform" draw predict and predict_proba from separate random calls
         return clf.strategy in ("most_frequent", "prior")
+    if type(clf) is KNeighborsClassifier:
+        # predict takes the (weighted) vote with ties to the lowest class, predict_proba the same
+        # vote summed in the same order and divided by the row total: the argmax is the same, and
+        # the neighbour search (the whole cost) runs once instead of twice
+        return not getattr(clf, "outputs_2d_", False) and clf.weights in ("uniform", "distance")
     return type(clf) in (RandomForestClassifier, ExtraTreesClassifier)
 
 
