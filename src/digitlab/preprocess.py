@@ -289,7 +289,7 @@ def preprocess_array(gray: np.ndarray, *, size: int = 28, box: int | None = None
         # area-average a big crop down to 4x the box first: the later steps cost ~16x less and
         # the final resize loses nothing (it averages these pixels anyway)
         f = 4 * box / max(h, w)
-        ink = np.asarray(Image.fromarray(ink.astype(np.float32), "F").resize(
+        ink = np.asarray(Image.fromarray(np.ascontiguousarray(ink), "F").resize(
             (max(1, round(w * f)), max(1, round(h * f))), Image.Resampling.BOX))
         h, w = ink.shape
     scale = box / max(h, w)

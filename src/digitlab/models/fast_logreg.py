@@ -138,13 +138,11 @@ class FastLogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimat
                              f"but the data contains only one class: {self.classes_.tolist()[0]!r}")
         k = 1 if len(self.classes_) == 2 else len(self.classes_)
         y_enc = y_enc.astype(np.intp)
-        with contextlib.ExitStack() as stack:
-            scipy_blas = _scipy_blas()
-            if scipy_blas is not None:
-                # scipy's wheel bundles its own OpenBLAS: its threads, woken by the small triangular
-                # solves of every iteration, spin on the second core while numpy's threads run the
-                # big GEMMs; one thread there makes each pass ~1.5x faster (bench_logreg)
-                stack.enter_context(scipy_blas.limit(limits=1))
+        # scipy's wheel bundles its own OpenBLAS: its threads, woken by the small triangular
+        # solves of every iteration, spin on the second core while numpy's threads run the big
+        # GEMMs; one thread there makes each pass ~1.5x faster (bench_logreg)
+        scipy_blas = _scipy_blas()
+        with scipy_blas.limit(limits=1) if scipy_blas is not None else contextlib.nullcontext():
             self._solve(X, y_enc, k)
         if not self.converged_:
             import warnings
@@ -207,11 +205,10 @@ class FastLogisticRegression(LinearClassifierMixin, ClassifierMixin, BaseEstimat
         # one BLAS thread: this (n, d) @ (d, k) product is memory-bound, and on a busy two-core
         # machine a second OpenBLAS thread spin-waits (10,000 MNIST images: 5.8 ms with one
         # thread, 16 ms with two, measured under load)
-        if len(X) < 1000:  # OpenBLAS runs small products on one thread anyway; skip the ~0.1 ms switch
+        # (small batches: OpenBLAS uses one thread anyway, so skip the ~0.1 ms switch)
+        with (_blas_controller().limit(limits=1, user_api="blas") if len(X) >= 1000
+              else contextlib.nullcontext()):
             scores = X @ self.coef_.T
-        else:
-            with _blas_controller().limit(limits=1, user_api="blas"):
-                scores = X @ self.coef_.T
         scores += self.intercept_
         if not np.isfinite(scores).all():
             raise ValueError(f"Input X contains NaN or infinity ({type(self).__name__}.decision_function).")

@@ -29,10 +29,10 @@ class _LRU:
         self.key_locks: dict = {}
 
     def get(self, key, make):
-        hit = self.peek(key)
-        if hit is not None:
-            return hit
         with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
             key_lock = self.key_locks.setdefault(key, threading.Lock())
         with key_lock:  # one load per key, even with concurrent first requests
             with self.lock:
@@ -44,13 +44,6 @@ class _LRU:
                 while len(self.items) > self.size:
                     self.items.popitem(last=False)
             return value
-
-    def peek(self, key):
-        with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        return None
 
     def clear(self):
         with self.lock:
