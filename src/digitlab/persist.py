@@ -1,10 +1,11 @@
 """Save and load models with skops — never pickle.
 
-Loading checks, in order: the path exists (66); it is a zip whose members are within size caps
-(65: a pickle, random bytes or a zip bomb are refused before anything is parsed); its SHA-256
-matches the one recorded when it was saved (65: tampered or corrupted); every type it contains is
-on digitlab's explicit allow-list (65: there is no auto-trust); the scikit-learn version it was
-saved with matches the running one (65 unless ``allow_version_mismatch``).
+Saving uses skops. Loading checks, in order: the path exists (66); it is a zip whose members are
+within size caps (65: a pickle, random bytes or a zip bomb are refused before anything is parsed);
+its SHA-256 matches the one recorded when it was saved (65: tampered or corrupted); the
+scikit-learn version it was saved with matches the running one (65 unless
+``allow_version_mismatch``); then :mod:`digitlab._skops_reader` reads it as data: exact class
+names only, nothing the file names is ever called (65: there is no auto-trust).
 """
 
 from __future__ import annotations
@@ -24,25 +25,6 @@ from .exceptions import InputMissingError, ModelError, NoPermissionError
 MAX_MEMBER_BYTES = 512 * 2**20  # a model member larger than this is a zip bomb, not a model
 MAX_TOTAL_BYTES = 2 * 2**30  # many members just under the member cap are a bomb too
 META_MEMBER = "digitlab.json"
-
-# Types a digitlab model may contain. Anything else (os.system, builtins.eval, an unknown class)
-# makes loading fail.
-TRUSTED_PREFIXES = (
-    "sklearn.", "digitlab.models.", "digitlab.deskew.",
-)
-TRUSTED_EXACT = {
-    "numpy.ndarray", "numpy.dtype", "numpy.float64", "numpy.float32", "numpy.int64", "numpy.int32",
-    "numpy.uint8", "numpy.bool_", "numpy.random.mtrand.RandomState", "numpy.random._mt19937.MT19937",
-    "numpy.random.bit_generator.SeedSequence", "numpy.random._generator.Generator",
-    "numpy.random._pcg64.PCG64", "numpy.core.multiarray._reconstruct",
-    "builtins.slice", "builtins.float", "builtins.int", "builtins.list", "builtins.dict",
-    "builtins.tuple", "builtins.str", "builtins.bool", "builtins.set", "builtins.frozenset",
-    "math.inf", "collections.OrderedDict", "collections.defaultdict",
-    "scipy.sparse._csr.csr_matrix", "scipy.sparse._csr.csr_array",
-}
-# Types that are never trusted even under a trusted prefix.
-NEVER = {"builtins.eval", "builtins.exec", "posix.system", "os.system", "builtins.__import__"}
-
 
 def file_sha256(path) -> str:
     h = hashlib.sha256()
@@ -89,12 +71,6 @@ def save_model(model, path, *, meta: dict | None = None) -> str:
     return file_sha256(path)
 
 
-def is_trusted(type_name: str) -> bool:
-    if type_name in NEVER:
-        return False
-    return type_name in TRUSTED_EXACT or type_name.startswith(TRUSTED_PREFIXES)
-
-
 def check_file(path) -> None:
     """Refuse anything that is not a well-formed skops zip before skops parses it."""
     path = Path(path)
@@ -130,6 +106,9 @@ def load_model(path, *, sha256: str | None = None, expect_sklearn: str | None = 
                allow_version_mismatch: bool = False):
     """Load a model saved by :func:`save_model`, refusing anything untrusted or altered.
 
+    The file is read by :mod:`digitlab._skops_reader`, which constructs only the exact classes
+    digitlab's models are made of and never calls anything the file names.
+
     Parameters
     ----------
     path : path-like
@@ -137,10 +116,14 @@ def load_model(path, *, sha256: str | None = None, expect_sklearn: str | None = 
         Expected SHA-256 of the file (recorded in ``run.json``); a mismatch raises ModelError.
     expect_sklearn : str, default=None
         scikit-learn version the model was saved with.
+    allow_version_mismatch : bool, default=False
+        Load a model saved with another scikit-learn version (it may predict wrongly).
     """
     import sklearn
+    from sklearn.exceptions import InconsistentVersionWarning
 
-    sio = skops_io()
+    from ._skops_reader import read_model
+
     path = Path(path)
     check_file(path)
     if sha256 is not None and file_sha256(path) != sha256:
@@ -149,24 +132,16 @@ def load_model(path, *, sha256: str | None = None, expect_sklearn: str | None = 
         raise ModelError(f"{path}: saved with scikit-learn {expect_sklearn}, running {sklearn.__version__}; "
                          "retrain or pass --allow-version-mismatch")
     try:
-        untrusted = sio.get_untrusted_types(file=path)
-    except Exception as exc:  # noqa: BLE001 - any parse failure means a damaged file
-        raise ModelError(f"{path}: model file corrupted or modified ({type(exc).__name__}: {exc})") from None
-    bad = sorted(t for t in untrusted if not is_trusted(t))
-    if bad:
-        raise ModelError(f"{path}: model contains untrusted types {bad}")
-    from sklearn.exceptions import InconsistentVersionWarning
-
-    try:
         with warnings.catch_warnings():
             # D6: an estimator pickled by another scikit-learn version may predict wrongly
             if not allow_version_mismatch:
                 warnings.simplefilter("error", InconsistentVersionWarning)
-            return sio.load(path, trusted=sorted(untrusted))
+            with zipfile.ZipFile(path) as zf:
+                return read_model(zf, where=str(path))
     except InconsistentVersionWarning as w:
         raise ModelError(f"{path}: saved with scikit-learn {w.original_sklearn_version}, running "
                          f"{w.current_sklearn_version}; retrain or pass --allow-version-mismatch") from None
-    except Exception as exc:  # noqa: BLE001
+    except (zipfile.BadZipFile, OSError) as exc:
         raise ModelError(f"{path}: model file corrupted or modified ({type(exc).__name__}: {exc})") from None
 
 

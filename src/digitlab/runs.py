@@ -65,9 +65,16 @@ class Run:
         """The fitted estimator, loaded safely and checked against what run.json says."""
         from .persist import load_model
 
-        m = self.meta.get("model", {})
-        model = load_model(self.model_path, sha256=m.get("sha256"),
-                           expect_sklearn=self.meta.get("versions", {}).get("sklearn"),
+        m, versions = self.meta.get("model"), self.meta.get("versions")
+        sha = m.get("sha256") if isinstance(m, dict) else None
+        sklearn_version = versions.get("sklearn") if isinstance(versions, dict) else None
+        # H2: a check that is skipped when its key is missing protects nothing
+        if not (isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{64}", sha)):
+            raise DataError(f"{self.path / 'run.json'}: incomplete run description (model.sha256 missing "
+                            "or not a SHA-256)")
+        if not isinstance(sklearn_version, str):
+            raise DataError(f"{self.path / 'run.json'}: incomplete run description (versions.sklearn missing)")
+        model = load_model(self.model_path, sha256=sha, expect_sklearn=sklearn_version,
                            allow_version_mismatch=allow_version_mismatch)
         validate_model(model, self.model_path, n_features=self.meta.get("n_features"),
                        n_classes=len(self.classes) or None)

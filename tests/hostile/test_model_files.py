@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import struct
 import zipfile
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitlab.exceptions import InputMissingError, ModelError
+from digitlab.exceptions import DataError, InputMissingError, ModelError
 from digitlab.persist import file_sha256, load_model, save_model
 from digitlab.runs import read_run
 
@@ -103,7 +104,7 @@ def test_d1_missing_model(run_dir, run_cli):
 def test_d2_not_a_zip(run_dir, run_cli, content):
     """D2: random bytes, empty file → "not a digitlab model (skops zip)", exit 65."""
     (run_dir / "model.skops").write_bytes(content)
-    _set_run_meta(run_dir, **{"model.sha256": None})
+    _set_run_meta(run_dir, **{"model.sha256": file_sha256(run_dir / "model.skops")})
     with pytest.raises(ModelError, match=r"not a digitlab model \(skops zip\)"):
         read_run(run_dir).load_model()
     code, _, err = _cli_evaluate(run_cli, run_dir)
@@ -238,7 +239,7 @@ def _replace_sklearn_version(node, version):
 
 
 @pytest.mark.parametrize("kind, match", [
-    ("regressor", "not a classifier"), ("features", "expects 10 features, run.json says 64"),
+    ("regressor", r"untrusted types \['sklearn\.linear_model\._base\.LinearRegression'\]"), ("features", "expects 10 features, run.json says 64"),
     ("classes", "has 3 classes, run.json says 10"),
 ], ids=["regressor", "n_features", "classes"])
 def test_d7_valid_skops_wrong_content(run_dir, run_cli, digits, kind, match):
@@ -259,7 +260,27 @@ def test_d7_valid_skops_wrong_content(run_dir, run_cli, digits, kind, match):
     with pytest.raises(ModelError, match=match):
         read_run(run_dir).load_model()
     code, _, err = _cli_evaluate(run_cli, run_dir)
-    assert code == 65 and match.split(",")[0] in _one_line(err)
+    assert code == 65 and re.search(match.split(",")[0], _one_line(err))
+
+
+@pytest.mark.parametrize("key", ["model.sha256", "versions"])
+@pytest.mark.parametrize("how", ["missing", "null"])
+def test_h2_incomplete_run_description(run_dir, run_cli, key, how):
+    """H2: run.json without the model's SHA-256 or the library versions is an error, not a skipped check."""
+    p = run_dir / "run.json"
+    meta = json.loads(p.read_text())
+    section, _, leaf = key.rpartition(".")
+    node = meta[section] if section else meta
+    if how == "missing":
+        del node[leaf]
+    else:
+        node[leaf] = None
+    p.write_text(json.dumps(meta))
+    with pytest.raises(DataError, match="incomplete run description") as info:
+        read_run(run_dir).load_model()
+    assert info.value.exit_code == 65
+    code, _, err = _cli_evaluate(run_cli, run_dir)
+    assert code == 65 and "incomplete run description" in _one_line(err)
 
 
 def _patch_claimed_size(path: Path, member: str, size: int):
