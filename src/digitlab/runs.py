@@ -9,7 +9,6 @@ Run ids match ``[a-z0-9-]{1,64}`` so they are safe in URLs and paths.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -21,9 +20,10 @@ from pathlib import Path
 
 from . import _config, _json
 from ._atomic import PART_MARK, ensure_dir, normal_mode, os_error, write_text
-from .exceptions import DataError, InputMissingError, ModelError
+from . import run_format
+from .exceptions import DataError, DigitlabError, InputMissingError, ModelError
+from .run_format import RUN_FORMAT, RunDescription
 
-RUN_FORMAT = 1
 ID_RE = re.compile(r"^[a-z0-9-]{1,64}$")
 MODEL_FILE = "model.skops"
 
@@ -36,10 +36,11 @@ def make_run_id(*parts: str, when: float | None = None) -> str:
 
 @dataclass
 class Run:
-    """A finished run folder."""
+    """A finished run folder: ``meta`` is run.json as read, ``info`` the same as typed records."""
 
     path: Path
     meta: dict
+    info: RunDescription | None = None
 
     @property
     def id(self) -> str:
@@ -135,29 +136,54 @@ def validate_model(model, path, *, n_features=None, n_classes=None) -> None:
 
 
 def read_run(path: Path) -> Run:
+    """The run in folder *path*, its run.json validated (H8): a bad one raises DataError (65)."""
     p = Path(path) / "run.json"
     if not p.exists():
         raise InputMissingError(f"{path}: not a run folder (no run.json)")
     try:
-        meta = json.loads(p.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{p}: unreadable run description ({exc})") from None
-    if not isinstance(meta, dict):
-        raise DataError(f"{p}: unreadable run description (not a JSON object)")
-    return Run(Path(path), meta)
+        with open(p, "rb") as fh:
+            data = fh.read(run_format.MAX_BYTES + 1)
+    except OSError as exc:
+        raise DataError(f"{p}: unreadable run description ({exc.strerror or exc})") from None
+    try:
+        meta, info = run_format.parse(data)
+    except run_format.InvalidRunDescription as exc:
+        raise DataError(f"{p}: invalid run description ({exc})") from None
+    return Run(Path(path), meta, info)
+
+
+@dataclass
+class BadRun:
+    """A run folder whose run.json cannot be used; listed with its reason, never loaded."""
+
+    path: Path
+    reason: str
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+
+def scan_runs(runs_dir=None) -> tuple[list[Run], list[BadRun]]:
+    """The valid runs (oldest first) and the invalid ones of a runs folder; one bad run.json
+    never hides the others."""
+    root = _config.runs_dir(runs_dir)
+    good, bad = [], []
+    if not root.is_dir():
+        return good, bad
+    for p in sorted(root.iterdir()):
+        if p.is_dir() and ID_RE.match(p.name) and (p / "run.json").exists():
+            try:
+                good.append(read_run(p))
+            except DigitlabError as exc:
+                bad.append(BadRun(p, str(exc)))
+    good.sort(key=lambda r: (r.info.created, r.id))
+    return good, bad
 
 
 def list_runs(runs_dir=None) -> list[Run]:
-    root = _config.runs_dir(runs_dir)
-    out = []
-    if not root.is_dir():
-        return out
-    for p in sorted(root.iterdir()):
-        if p.is_dir() and ID_RE.match(p.name) and (p / "run.json").exists():
-            with contextlib.suppress(DataError):
-                out.append(read_run(p))
-    out.sort(key=lambda r: (r.meta.get("created", ""), r.id))
-    return out
+    """The valid runs of a runs folder, oldest first (see :func:`scan_runs` for the invalid ones)."""
+    return scan_runs(runs_dir)[0]
 
 
 def resolve_run(ref: str | os.PathLike, runs_dir=None) -> Run:
@@ -167,7 +193,10 @@ def resolve_run(ref: str | os.PathLike, runs_dir=None) -> Run:
     if (p / "run.json").exists():
         return read_run(p)
     root = _config.runs_dir(runs_dir)
-    runs = list_runs(runs_dir)
+    runs, bad = scan_runs(runs_dir)
+    for b in bad:
+        if b.id == ref_s:  # named explicitly: say why it can't be used (65)
+            raise DataError(b.reason)
     if ref_s == "latest":
         if not runs:
             raise InputMissingError(f"{root}: no runs yet — run `digitlab train` first")

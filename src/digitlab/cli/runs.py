@@ -31,14 +31,17 @@ def runs(ctx, runs_dir, as_json):
     ctx.obj["runs_dir"] = runs_dir
     if ctx.invoked_subcommand is not None:
         return
-    from ..runs import list_runs
+    from ..runs import scan_runs
 
-    rows = [r.summary() for r in list_runs(runs_dir)]
+    good, bad = scan_runs(runs_dir)
+    rows = [r.summary() for r in good]
+    for b in bad:  # H8: one line each, on stderr; the valid runs are still listed
+        click.echo(f"warning: skipping run {b.id}: {b.reason}", err=True)
     if as_json:
         print_json(rows)
         return
     if not rows:
-        click.echo("no runs yet — try `digitlab train`")
+        click.echo("no runs yet — try `digitlab train`" if not bad else "no valid runs")
         return
     from rich.table import Table
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _config
-from ..runs import ID_RE, Run, list_runs
+from ..runs import ID_RE, BadRun, Run, scan_runs
 from ._guard import ApiError
 
 PREDICTIONS_FILE = "predictions.npz"
@@ -62,10 +62,14 @@ class RunRegistry:
         self.npz = _LRU(8)
 
     def runs(self) -> list[Run]:
-        found = list_runs(self.root)
+        return self.scan()[0]
+
+    def scan(self) -> tuple[list[Run], list[BadRun]]:
+        """The valid runs (oldest first) and the invalid ones."""
+        found, bad = scan_runs(self.root)
         if self.pinned is not None and all(r.id != self.pinned.id for r in found):
             found.append(self.pinned)
-        return found
+        return found, bad
 
     def default(self) -> str:
         if self.default_id:

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ..runs import Run
+from ._errors import public_message
 from ._guard import ApiError
 from .schemas import ErrorBody, ErrorsOut, PredictJSON, PredictOut, RunDetail, RunSummary
 
@@ -127,10 +128,13 @@ def _summary(reg, run: Run) -> dict:
 @router.get("/runs", response_model=list[RunSummary], summary="List the runs with their scores")
 async def runs(request: Request) -> list[dict]:
     reg = _registry(request)
-    found = await run_in_threadpool(reg.runs)
+    found, bad = await run_in_threadpool(reg.scan)
     if reg.default_id is None and found:
         reg.default_id = found[-1].id
-    return [_summary(reg, r) for r in reversed(found)]
+    # H8: an invalid run.json is a marked entry; it never hides the other runs
+    marked = [{"id": b.id, "task": "invalid", "binary": False, "shape": [], "classes": [], "evaluated": False,
+               "default": False, "invalid": public_message(b.reason, reg.root)} for b in bad]
+    return [_summary(reg, r) for r in reversed(found)] + marked
 
 
 @router.get("/runs/{run_id}", response_model=RunDetail, responses=_ERRORS,

@@ -60,6 +60,7 @@ class RunSummary(BaseModel):
     classes: list[str]
     evaluated: bool
     default: bool
+    invalid: str | None = Field(None, description="Why the run cannot be used (its run.json is invalid).")
 
 
 class Confusion(BaseModel):

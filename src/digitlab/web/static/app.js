@@ -181,11 +181,14 @@ async function loadRuns() {
   }
   for (const r of runs) {
     const acc = r.accuracy == null ? "" : " · " + pct(r.accuracy);
-    const o = el("option", "", r.id + acc);
+    const o = el("option", "", r.id + (r.invalid ? " · invalid" : acc));
     o.value = r.id;
+    o.disabled = !!r.invalid;
     select.append(o);
   }
-  if (!runs.some((r) => r.id === currentRun)) currentRun = (runs.find((r) => r.default) || runs[0]).id;
+  const usable = runs.filter((r) => !r.invalid);
+  if (!usable.length) return;
+  if (!usable.some((r) => r.id === currentRun)) currentRun = (usable.find((r) => r.default) || usable[0]).id;
   select.value = currentRun;
   buildBars(runs.find((r) => r.id === currentRun).classes);
   fillRunsTable(runs);
@@ -205,6 +208,13 @@ function fillRunsTable(runs) {
   for (const r of runs) {
     const tr = el("tr");
     tr.dataset.id = r.id;
+    if (r.invalid) {  // listed so the user sees it, but it cannot be opened
+      tr.className = "invalid";
+      tr.append(el("td", "", r.id), el("td", "", "invalid run.json: " + r.invalid));
+      tr.lastChild.colSpan = 7;
+      tbody.append(tr);
+      continue;
+    }
     tr.append(el("td", "", r.id), el("td", "", r.dataset || ""), el("td", "", r.model || ""), el("td", "", r.task),
       el("td", "num", fmt(r.accuracy, 4)), el("td", "num", fmt(r.f1, 4)), el("td", "num", fmt(r.fit_seconds, 1)),
       el("td", "", r.evaluated ? "yes" : "not evaluated"));
