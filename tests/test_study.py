@@ -37,3 +37,21 @@ def test_study_cli_quick_on_mnist(run_cli, mnist_dir, tmp_path, monkeypatch):
     assert len(list((tmp_path / "runs").iterdir())) == 4
     assert d["runs"]["logreg"]["test_accuracy"] > 0.85
     assert d["runs"]["detector"]["dummy_cv_mean"] == pytest.approx(0.9097, abs=0.01)
+
+
+FASHION = "/usr/share/datasets/fashion-mnist"
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir(FASHION), reason="Debian's dataset-fashion-mnist not installed")
+def test_study_words_follow_the_dataset(tmp_path):
+    """On Fashion-MNIST the report speaks of clothing and classes, never of handwritten digits."""
+    from digitlab import datasets
+    from digitlab.study import _overview
+
+    ds = datasets.load("fashion-mnist")
+    section = _overview(ds, ds.train_test().limit(500, seed=0), tmp_path)
+    text = section.text + " ".join(f["caption"] for f in section.figures)
+    assert "clothing" in text and "each class" in text
+    assert "handwritten" not in text and "digit" not in text
+    assert datasets._registry.words(ds.name, ds.classes).all_items == "all ten classes"
+    assert datasets._registry.words("mnist", [str(d) for d in range(10)]).all_items == "all ten digits"

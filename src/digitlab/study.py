@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import datasets as dsets
+from .datasets._registry import words
 from .reporting import Section, report, run_section
 from .reporting.build import comparison_table, data_url
 
@@ -74,6 +75,7 @@ def _overview(ds, split, fig_dir: Path) -> Section:
     hist = ClassDistributionDisplay.from_split(split, title=f"{ds.name}: class distribution").plot()
     g, h = save_figure(grid.figure_, fig_dir / "digits.png"), save_figure(hist.figure_, fig_dir / "classes.png")
     hgt, wid = ds.shape
+    w = words(ds.name, ds.classes)
     facts = [
         ("Images", f"{len(ds):,} of {hgt}×{wid} pixels, uint8 0–255 ({ds.nbytes / 2**20:.1f} MiB in memory)"),
         ("Split", f"{split.how}: {len(split.train):,} train / {len(split.test):,} test"),
@@ -82,15 +84,17 @@ def _overview(ds, split, fig_dir: Path) -> Section:
     ]
     return Section(
         "The data", anchor="data",
-        text=(f"{ds.name} holds handwritten digits, white ink on black, each size-normalised and centred. "
+        text=(f"{ds.name} holds {w.what}. "
               "Every model below learns from the training part and is judged on the test part it never saw."),
         facts=facts,
         figures=[
             {"src": data_url(g), "title": "The first training images",
-             "caption": "Each image with its label: the task is to read the digit from the 784 pixel values."},
+             "caption": f"Each image with its label: the task is to read the {w.item} from the {hgt * wid} "
+                        "pixel values."},
             {"src": data_url(h), "title": "Class distribution",
-             "caption": "Share of each digit in train and test: the classes are roughly balanced, so "
-                        "accuracy is a fair first score — except for a one-digit detector, where 90% are negatives."},
+             "caption": f"Share of each {w.item} in train and test: the classes are roughly balanced, so "
+                        f"accuracy is a fair first score — except for a one-{w.item} detector, where most images "
+                        "are negatives."},
         ],
     )
 
@@ -146,9 +150,11 @@ def run_study(dataset: str = "mnist", *, quick: bool = False, out="report.html",
                 f"Before ten classes, one yes/no question: is this a {name}? An SGD linear classifier on raw "
                 f"pixels, exactly as in the notebooks. Accuracy looks excellent — until the baseline that always "
                 f"answers 'not {name}' scores about 90% too; precision, recall and the curves tell the real story."))
-            lr = run_section(result.runs["logreg"], title="All ten digits: logistic regression", text=(
+            all_items = words(ds.name, ds.classes).all_items
+            lr = run_section(result.runs["logreg"], title=f"{all_items[0].upper()}{all_items[1:]}: logistic "
+                             "regression", text=(
                 "Multinomial logistic regression on pixels scaled to [0, 1]: one weight per pixel and class. "
-                "The weights can be looked at as images, and the mistakes it makes are mostly digits a person "
+                "The weights can be looked at as images, and the mistakes it makes are mostly images a person "
                 "would hesitate over too."))
             comp = Section("Comparing models", anchor="comparison", text=(
                 "The same split for every model. The dummy baseline shows what no learning scores; "

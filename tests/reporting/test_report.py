@@ -69,3 +69,13 @@ def test_report_cli_writes_file(run_cli, digit_runs, tmp_path):
     code, out, err = run_cli("report", lr.id, "--runs-dir", runs_dir, "--out", tmp_path / "one.html")
     assert code == 0, err
     assert "report:" in out and (tmp_path / "one.html").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("option, expected", [({"target_precision": 0.95}, "Threshold for precision ≥ 0.95"),
+                                              ({}, "Threshold for precision ≥ 0.9<")])
+def test_report_names_the_target_the_detector_was_trained_for(tmp_path, option, expected):
+    """The threshold row says the precision asked for (was always "0.9": the report read another key)."""
+    det = train("digits", "sgd", detect=5, raw_pixels=True, test_size=0.25, cv=0, runs_dir=tmp_path / "runs",
+                **option)
+    html = report([det], tmp_path / "r.html").read_text()
+    assert expected in html

@@ -68,3 +68,33 @@ FASHION_MNIST = RemoteDataset(
 REMOTE = {d.name: d for d in (MNIST, FASHION_MNIST)}
 BUILTIN = ("digits",)
 NAMES = tuple(REMOTE) + BUILTIN
+
+
+# What the images show, in the report's words (issue 11: the wording follows the dataset)
+_WHAT = {
+    "mnist": "handwritten digits, white ink on black, each size-normalised and centred",
+    "fashion-mnist": "photos of clothing — T-shirts, trousers, sneakers, bags and six more kinds — "
+                     "light on a black background, each centred",
+    "digits": "handwritten digits scanned at 8×8 pixels in 17 grey levels",
+}
+_NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
+
+
+@dataclass(frozen=True)
+class Words:
+    """How a report speaks of a dataset: ``what`` its images show, one ``item`` ("digit" or
+    "class"), ``all_items`` ("all ten digits")."""
+
+    what: str
+    item: str
+    all_items: str
+
+
+def words(name: str, classes) -> Words:
+    classes = list(classes)
+    item = "digit" if all(str(c).isdigit() for c in classes) else "class"
+    n = _NUMBERS.get(len(classes), str(len(classes)))
+    plural = "digits" if item == "digit" else "classes"
+    what = _WHAT.get(name, f"images in {len(classes)} classes ({', '.join(map(str, classes[:4]))}"
+                           f"{', ...' if len(classes) > 4 else ''})")
+    return Words(what=what, item=item, all_items=f"all {n} {plural}")

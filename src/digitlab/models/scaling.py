@@ -33,8 +33,10 @@ class PixelScaler(TransformerMixin, BaseEstimator):
             X = validate_data(self, X, reset=False, dtype=dtypes)
         else:  # stateless: usable without fit, like FunctionTransformer
             X = check_array(X, dtype=dtypes)
-        out = np.asarray(X, dtype=self.dtype)
-        out *= np.asarray(self.scale, dtype=self.dtype)  # in place: one float copy in total
+        # one float copy in total, scaled in place; never the caller's array (a float input of the
+        # right dtype would otherwise be scaled where it lies, and scaled again on the next call)
+        out = np.array(X, dtype=self.dtype, copy=True)
+        out *= np.asarray(self.scale, dtype=self.dtype)
         return out
 
     def __sklearn_tags__(self):

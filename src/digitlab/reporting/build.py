@@ -71,7 +71,7 @@ def _scores_table(run: Run, ev: dict | None) -> dict:
     if m.get("threshold_at_target") is not None:
         tgt = (ev or {}).get("detector", {}) or {}
         t = tgt.get("target") or {}
-        goal = f"{t.get('metric', 'precision')} ≥ {t.get('goal', 0.9):g}" if t else "the target"
+        goal = f"{t['metric']} ≥ {t['target']:g}" if t else "the target"
         other = m.get("recall_at_target", m.get("precision_at_target"))
         rows.append((f"Threshold for {goal}", _f(m["threshold_at_target"], 2),
                      f"raising the decision threshold to here gives {'recall' if 'recall_at_target' in m else 'precision'} {_f(other)}"))
