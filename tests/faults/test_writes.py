@@ -21,7 +21,8 @@ def _write_runs(runs_dir, token, n, barrier):
     barrier.wait()
     for i in range(n):
         with RunWriter("20260101-000000-same-name", runs_dir) as w:
-            w.write_json("run.json", {"created": "x", "token": token, "i": i, "pad": "x" * 20000})
+            w.write_json("run.json", {"created": "x", "dataset": {"name": "d"}, "model": {"name": "m"},
+                                      "token": token, "i": i, "pad": "x" * 20000})
             w.commit()
 
 
