@@ -350,7 +350,7 @@ def _register_backend(kind: str) -> str:
         return name
     extra = {}
     if kind == "loky":
-        from joblib._parallel_backends import LokyBackend as Base
+        from ._workers import GuardedLokyBackend as Base  # workers exit when this process dies
     else:
         from joblib._dask import DaskDistributedBackend as Base
 
