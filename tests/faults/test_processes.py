@@ -99,3 +99,24 @@ def test_search_on_local_cluster_killed(tmp_path, earlier_run, mnist_dir, sig):
     wait_for(lambda: "searching sgd" in err.read_text() and len(dask_workers(parent)) == 2, proc,
              what="the search on 2 Dask workers")
     _kill_and_check(proc, err, sig, tmp_path, earlier_run)
+
+
+def test_sigterm_handler_is_scoped_and_keeps_an_inherited_ignore():
+    """SIGTERM raises Terminated only inside the CLI's block; an inherited "ignore" is kept; both restored."""
+    from digitlab import _signals
+
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        with _signals.sigterm_as_interrupt():
+            assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with _signals.sigterm_as_interrupt():
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)  # else we'd die
+            with pytest.raises(_signals.Terminated):
+                signal.raise_signal(signal.SIGTERM)
+            assert _signals.terminated()
+            signal.raise_signal(signal.SIGTERM)  # a second TERM must not break the cleanup of the first
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and not _signals.terminated()
+    finally:
+        signal.signal(signal.SIGTERM, before)
