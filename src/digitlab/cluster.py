@@ -142,9 +142,27 @@ def connect(spec: str, *, timeout: float | None = None, echo=None) -> Iterator[C
             timeout = float(os.environ.get("DIGITLAB_CLUSTER_TIMEOUT") or CONNECT_TIMEOUT)
         except ValueError:
             raise ParameterError("DIGITLAB_CLUSTER_TIMEOUT: expected a number of seconds") from None
+    echo = echo or (lambda msg: None)
+    with _quiet_distributed():
+        yield from _connect(kind, value, timeout, echo)
+
+
+def _quiet_distributed():
+    """Errors only from distributed's loggers while connected.
+
+    ``silence_logs`` only quiets handlers distributed installed itself; its INFO records (every
+    worker registered, and tracebacks of connections closed on the way out of a Ctrl-C or TERM)
+    also reach the CLI's root handler, which printed them.
+    """
+    import distributed  # noqa: F401 - importing it sets its loggers' levels: override after
+
+    level = max(logging.ERROR, logging.getLogger("distributed").getEffectiveLevel())
+    return _loggers_at(level, "distributed")
+
+
+def _connect(kind, value, timeout, echo) -> Iterator[Connection]:
     from distributed import Client
 
-    echo = echo or (lambda msg: None)
     cluster = None
     try:
         if kind == "local":
@@ -179,10 +197,30 @@ def connect(spec: str, *, timeout: float | None = None, echo=None) -> Iterator[C
             else f"Dask cluster {address} ({len(conn.initial_workers)} workers)"
         echo(f"{where}; dashboard: {dashboard or 'not available (pip install bokeh)'}")
         yield conn
+    except BaseException:
+        # Ctrl-C, SIGTERM or an error mid-search: closing now fails operations in flight
+        # (scattering the data, gathering results), and distributed logs each with a traceback
+        with _loggers_at(logging.CRITICAL + 1, "distributed", "asyncio"):
+            _close(client)
+            if cluster is not None:
+                _close(cluster)
+        raise
+    _close(client)
+    if cluster is not None:
+        _close(cluster)
+
+
+@contextlib.contextmanager
+def _loggers_at(level: int, *names: str):
+    loggers = [logging.getLogger(name) for name in names]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(level)
+    try:
+        yield
     finally:
-        _close(client)
-        if cluster is not None:
-            _close(cluster)
+        for lg, old in zip(loggers, before):
+            lg.setLevel(old)
 
 
 def _local_cluster(n_workers: int):
@@ -191,9 +229,11 @@ def _local_cluster(n_workers: int):
     # One thread per worker process: the candidate fits are CPU bound and hold the GIL in places;
     # the nanny also pins OMP/OpenBLAS to one thread, which keeps scores bit-identical to the
     # single-threaded local run. 127.0.0.1 only: a trial cluster must not be reachable from outside.
+    # Worker processes log straight to the terminal: only critical records; what fails in them
+    # reaches the client as an exception, which the CLI reports in one line.
     return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                         dashboard_address="127.0.0.1:0" if has_dashboard() else None,
-                        silence_logs=logging.ERROR)
+                        silence_logs=logging.CRITICAL)
 
 
 def _close(obj) -> None:

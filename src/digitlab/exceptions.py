@@ -16,7 +16,8 @@ EX_OSERR = 71
 EX_CANTCREAT = 73
 EX_IOERR = 74
 EX_NOPERM = 77
-EX_INTERRUPTED = 130
+EX_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT)
+EX_TERMINATED = 143  # SIGTERM (128 + SIGTERM), see digitlab._signals
 
 
 class DigitlabError(Exception):

@@ -29,6 +29,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import _signals
 from .exceptions import DigitlabError, ParameterError, WorkerError
 
 SEARCH_FILE = "search.json"
@@ -241,7 +242,8 @@ _INTERRUPTED = threading.Event()
 
 @contextlib.contextmanager
 def _sigint_latch():
-    """Remember Ctrl-C even when an estimator catches the KeyboardInterrupt and carries on."""
+    """Remember Ctrl-C (and SIGTERM, see digitlab._signals) even when an estimator catches the
+    KeyboardInterrupt and carries on."""
     import signal
 
     if threading.current_thread() is not threading.main_thread():
@@ -261,7 +263,7 @@ def _sigint_latch():
     signal.signal(signal.SIGINT, handler)
     try:
         yield
-        if _INTERRUPTED.is_set():
+        if _INTERRUPTED.is_set() or _signals.terminated():
             raise KeyboardInterrupt
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -280,7 +282,7 @@ class ReportingScorer:
         self.keys = list(keys)
 
     def __call__(self, estimator, X, y, **kwargs):
-        if _INTERRUPTED.is_set():  # Ctrl-C was swallowed by the fit (MLPClassifier does that)
+        if _INTERRUPTED.is_set() or _signals.terminated():  # the fit swallowed Ctrl-C/TERM (MLP does)
             raise KeyboardInterrupt
         score = self.scorer(estimator, X, y, **kwargs)
         tracker = _ACTIVE
@@ -350,7 +352,7 @@ def _register_backend(kind: str) -> str:
         return name
     extra = {}
     if kind == "loky":
-        from joblib._parallel_backends import LokyBackend as Base
+        from ._workers import GuardedLokyBackend as Base  # workers exit when this process dies
     else:
         from joblib._dask import DaskDistributedBackend as Base
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from sklearn.dummy import DummyClassifier
@@ -102,3 +104,57 @@ def test_dead_worker_is_worker_error(digits):
     with pytest.raises(WorkerError, match="worker process died") as e:
         cross_validate(_DiesInFit(), digits.X, digits.y, cv=2, n_jobs=2)
     assert e.value.exit_code == 71
+
+
+_ORPHANED_POOL = r"""
+import sys, time
+import numpy as np
+from sklearn.dummy import DummyClassifier
+from digitlab.evaluation import cross_validate
+
+class SleepsInFit(DummyClassifier):
+    def fit(self, X, y, sample_weight=None):
+        time.sleep(3600)
+
+cross_validate(SleepsInFit(), np.zeros((30, 4), np.uint8), np.arange(30) % 3, cv=3, n_jobs=2)
+"""
+
+
+def test_workers_exit_when_their_parent_is_killed(tmp_path):
+    """H10: SIGKILL a process whose CV workers are mid-fit: the workers and trackers stop within 10 s."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    psutil = pytest.importorskip("psutil")
+    proc = subprocess.Popen([sys.executable, "-c", _ORPHANED_POOL], stderr=subprocess.DEVNULL)
+    parent = psutil.Process(proc.pid)
+    tree = []
+    try:
+        end = time.monotonic() + 120
+        while len([p for p in tree if "popen_loky" in " ".join(p.cmdline())]) < 2:
+            assert proc.poll() is None and time.monotonic() < end, "no 2 loky workers"
+            time.sleep(0.1)
+            tree = parent.children(recursive=True)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        gone, alive = psutil.wait_procs(tree, timeout=10)
+        assert not alive, [p.cmdline() for p in alive]
+    finally:
+        for p in tree + [parent]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                p.kill()
+
+
+def test_pool_is_reused_across_calls(digits):
+    """The parent-watching initializer is the same each call, so loky keeps the same worker processes."""
+    psutil = pytest.importorskip("psutil")
+
+    def workers():
+        return {p.pid for p in psutil.Process().children(recursive=True) if "popen_loky" in " ".join(p.cmdline())}
+
+    cross_validate(make_model("dummy"), digits.X, digits.y, cv=2, n_jobs=2)
+    first = workers()
+    cross_validate(make_model("dummy"), digits.X, digits.y, cv=2, n_jobs=2)
+    assert len(first) == 2 and workers() == first

@@ -14,7 +14,7 @@ import pytest
 from digitlab.exceptions import NoPermissionError, WorkerError, WriteError
 from digitlab.runs import RunWriter, list_runs
 
-from _faultproc import part_entries, snapshot, start, wait_for
+from _faultproc import loky_workers, part_entries, snapshot, start, wait_for
 
 
 def _write_runs(runs_dir, token, n, barrier):
@@ -162,9 +162,10 @@ def test_sigkill_during_model_save_leaves_a_complete_file(tmp_path):
     assert all(".part_" in p.name for p in tmp_path.iterdir() if p.name != "m.skops")
 
 
-def _loky_workers(parent):
-    """The executor's worker processes (not loky's resource tracker)."""
-    return [c for c in parent.children(recursive=True) if "popen_loky" in " ".join(c.cmdline())]
+# A grid whose first candidate is quick and whose second cannot finish in any test's lifetime (SGD
+# with tol=None runs exactly max_iter epochs): a worker killed after the first candidate is
+# always killed mid-search, however fast or slow the machine.
+QUICK_THEN_ENDLESS = {"max_iter": ["1", "1000000"]}
 
 
 def test_loky_worker_killed_mid_search_is_a_worker_error(tmp_path, digits):
@@ -175,13 +176,13 @@ def test_loky_worker_killed_mid_search_is_a_worker_error(tmp_path, digits):
 
     def kill_a_worker(event):
         if event.finished == 1:
-            workers = _loky_workers(psutil.Process())
+            workers = loky_workers(psutil.Process())
             workers[0].send_signal(signal.SIGKILL)
             workers[0].wait(10)
 
     with pytest.raises(WorkerError, match="worker process died") as info:
-        search(digits, "logreg", grid={"C": ["0.001", "0.01", "0.1", "1", "10", "100"]}, test_size=0.25,
-               cv=3, n_jobs=2, evaluate=False, runs_dir=tmp_path, callback=kill_a_worker)
+        search(digits, "sgd", grid=QUICK_THEN_ENDLESS, params={"tol": "None"}, test_size=0.25, cv=3, n_jobs=2,
+               evaluate=False, runs_dir=tmp_path, callback=kill_a_worker)
     assert info.value.exit_code == 71
     assert list(tmp_path.iterdir()) == []
 
@@ -190,12 +191,17 @@ def test_loky_worker_killed_cli_exit_71(tmp_path, mnist_dir):
     """F6 through the CLI (a real process and a real SIGKILL of its worker): one line, exit 71."""
     import psutil
 
-    proc, err = start(["search", "--dataset", "mnist", "--limit", "6000", "--grid", "C=0.01,0.1,1,10,100",
-                       "--param", "tol=1e-6", "--jobs", "2", "--no-eval"], tmp_path, data_dir=mnist_dir)
-    wait_for(lambda: "[1/5]" in err.read_text(), proc, what="the first finished candidate")
-    victim = _loky_workers(psutil.Process(proc.pid))[0]
-    victim.send_signal(signal.SIGKILL)
-    code = proc.wait(60)
+    grid = ",".join(QUICK_THEN_ENDLESS["max_iter"])
+    proc, err = start(["search", "--dataset", "mnist", "--limit", "6000", "--model", "sgd", "--param", "tol=None",
+                       "--grid", f"max_iter={grid}", "--jobs", "2", "--no-eval"], tmp_path, data_dir=mnist_dir)
+    try:
+        wait_for(lambda: "[1/2]" in err.read_text(), proc, what="the first finished candidate")
+        victim = loky_workers(psutil.Process(proc.pid))[0]
+        victim.send_signal(signal.SIGKILL)
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:  # the search never ends by itself: its workers watch it and follow
+            proc.kill()
     text = err.read_text()
     assert code == 71, text
     assert text.strip().splitlines()[-1].startswith("digitlab: error: search: a worker process died")

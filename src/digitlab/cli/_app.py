@@ -9,8 +9,8 @@ import traceback
 
 import click
 
-from .. import __version__
-from ..exceptions import EX_INTERRUPTED, EX_SOFTWARE, DigitlabError
+from .. import __version__, _signals
+from ..exceptions import EX_INTERRUPTED, EX_SOFTWARE, EX_TERMINATED, DigitlabError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -37,34 +37,51 @@ def error(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: run the CLI and map exceptions to exit codes."""
+    """Console-script entry point: run the CLI and map exceptions to exit codes.
+
+    SIGTERM is handled like Ctrl-C (workers stopped, temp files removed) and exits 143 with
+    "terminated"; Ctrl-C exits 130 with "interrupted". Both keep an inherited "ignore" (see
+    :mod:`digitlab._signals`).
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # never try to open a window
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     debug = os.environ.get("DIGITLAB_DEBUG") not in (None, "", "0") or "--debug" in (argv or sys.argv)
-    try:
-        rv = cli.main(args=argv, prog_name="digitlab", standalone_mode=False)
-    except click.exceptions.Abort:
+    with _signals.sigterm_as_interrupt():
+        try:
+            rv = cli.main(args=argv, prog_name="digitlab", standalone_mode=False)
+        except BaseException as exc:  # noqa: BLE001 - the last line of defence
+            if _signals.terminated() and not isinstance(exc, SystemExit):
+                # whatever the TERM broke on its way out (a killed worker, click's Abort) is its doing
+                error("terminated (SIGTERM)")
+                sys.exit(EX_TERMINATED)
+            _exit_for(exc, debug)
+            raise
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _exit_for(exc: BaseException, debug: bool) -> None:
+    """Print one line for *exc* and exit with its code; return for exceptions that pass through."""
+    if isinstance(exc, click.exceptions.Abort):  # click's form of Ctrl-C
         error("interrupted")
         sys.exit(EX_INTERRUPTED)
-    except click.ClickException as exc:
+    if isinstance(exc, click.ClickException):
         exc.show()
         sys.exit(exc.exit_code)
-    except DigitlabError as exc:
+    if isinstance(exc, DigitlabError):
         if debug:
             traceback.print_exc()
         error(str(exc))
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    if isinstance(exc, KeyboardInterrupt):
         error("interrupted; nothing was written")
         sys.exit(EX_INTERRUPTED)
-    except BrokenPipeError:
+    if isinstance(exc, BrokenPipeError):
         sys.exit(0)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
+    if isinstance(exc, Exception):
         if debug:
             traceback.print_exc()
         error(f"unexpected internal error: {type(exc).__name__}: {exc} "
               "(this is a bug; please report it, with --debug output)")
         sys.exit(EX_SOFTWARE)
-    sys.exit(rv if isinstance(rv, int) else 0)

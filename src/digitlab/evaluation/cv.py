@@ -122,8 +122,9 @@ def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: in
     binary : bool, default=False
         Also collect out-of-fold scores of the positive class.
     n_jobs : int, default=None
-        Worker processes; ``None``: see :func:`default_n_jobs`. The joblib backend is the
-        default (loky processes) unless set with ``joblib.parallel_config``.
+        Worker processes; ``None``: see :func:`default_n_jobs`. The joblib backend is loky
+        processes that exit when this process dies (:mod:`digitlab._workers`), unless another
+        backend is set with ``joblib.parallel_config``.
     final : bool, default=False
         Also fit the model on all of *X* in the same pool (``final_model``/``final_fit`` of the
         result). On two cores the final fit then fills the core a lone last fold leaves idle,
@@ -134,6 +135,8 @@ def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: in
     from sklearn.base import clone
     from sklearn.metrics import accuracy_score
 
+    from .._workers import guarded_backend
+
     splits = folds(y, cv)
     n_jobs = default_n_jobs(cv + final, np.asarray(X).size) if n_jobs is None else n_jobs
     t0 = time.perf_counter()
@@ -141,7 +144,7 @@ def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: in
     if final:
         jobs.insert(0, delayed(_fit_final)(clone(model), X, y))  # the longest job starts first
     try:
-        out = Parallel(n_jobs=n_jobs)(jobs)
+        out = Parallel(n_jobs=n_jobs, backend=guarded_backend())(jobs)
     except TerminatedWorkerError:
         raise WorkerError(f"cross-validation: a worker process died (out of memory?) with {n_jobs} workers; "
                           "try --n-jobs 1 or --cv 0") from None
