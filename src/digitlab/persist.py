@@ -19,10 +19,12 @@ import zipfile
 from pathlib import Path
 
 from ._atomic import atomic_path
-from .exceptions import InputMissingError, ModelError, NoPermissionError
+from ._files import open_input
+from .exceptions import InputMissingError, ModelError
 
 MAX_MEMBER_BYTES = 512 * 2**20  # a model member larger than this is a zip bomb, not a model
 MAX_TOTAL_BYTES = 2 * 2**30  # many members just under the member cap are a bomb too
+MAX_MODEL_BYTES = MAX_TOTAL_BYTES  # the file itself (zip members are stored or deflated: never larger)
 META_MEMBER = "digitlab.json"
 
 # Types a digitlab model may contain. Anything else (os.system, builtins.eval, an unknown class)
@@ -46,7 +48,7 @@ NEVER = {"builtins.eval", "builtins.exec", "posix.system", "os.system", "builtin
 
 def file_sha256(path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
+    with open_input(path, max_bytes=MAX_MODEL_BYTES, what="model") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -105,8 +107,8 @@ def check_file(path) -> None:
         raise InputMissingError(f"{path}: model not found — run `digitlab train` first")
     if path.is_dir():
         raise InputMissingError(f"{path}: is a directory, expected a .skops model file")
-    if not os.access(path, os.R_OK):
-        raise NoPermissionError(f"{path}: permission denied")
+    with open_input(path, max_bytes=MAX_MODEL_BYTES, what="model"):
+        pass  # H3: a FIFO, /dev/zero or a socket is refused (66) before a byte is read; 77 if unreadable
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from . import _config, _json
 from ._atomic import PART_MARK, ensure_dir, normal_mode, os_error, write_text
-from .exceptions import DataError, InputMissingError, ModelError
+from ._files import MAX_JSON_BYTES, read_input_bytes
+from .exceptions import DataError, DigitlabError, InputMissingError, ModelError
 
 RUN_FORMAT = 1
 ID_RE = re.compile(r"^[a-z0-9-]{1,64}$")
@@ -77,9 +78,10 @@ class Run:
         p = self.path / "eval.json"
         if not p.exists():
             return None
+        data = read_input_bytes(p, max_bytes=MAX_JSON_BYTES, what="evaluation")
         try:
-            return json.loads(p.read_text())
-        except (OSError, ValueError) as exc:
+            return json.loads(data)
+        except ValueError as exc:
             raise DataError(f"{p}: unreadable evaluation ({exc})") from None
 
     def load_split(self, *, data_dir=None, cache_dir=None):
@@ -131,9 +133,10 @@ def read_run(path: Path) -> Run:
     p = Path(path) / "run.json"
     if not p.exists():
         raise InputMissingError(f"{path}: not a run folder (no run.json)")
+    data = read_input_bytes(p, max_bytes=MAX_JSON_BYTES, what="run description")  # H3
     try:
-        meta = json.loads(p.read_text())
-    except (OSError, ValueError) as exc:
+        meta = json.loads(data)
+    except ValueError as exc:
         raise DataError(f"{p}: unreadable run description ({exc})") from None
     if not isinstance(meta, dict):
         raise DataError(f"{p}: unreadable run description (not a JSON object)")
@@ -147,7 +150,7 @@ def list_runs(runs_dir=None) -> list[Run]:
         return out
     for p in sorted(root.iterdir()):
         if p.is_dir() and ID_RE.match(p.name) and (p / "run.json").exists():
-            with contextlib.suppress(DataError):
+            with contextlib.suppress(DigitlabError):  # one bad run.json (a FIFO, unreadable) hides one run
                 out.append(read_run(p))
     out.sort(key=lambda r: (r.meta.get("created", ""), r.id))
     return out

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .. import __version__
 from .._atomic import write_text
+from .._files import MAX_IMAGE_BYTES, read_input_bytes
 from ..runs import Run, resolve_run
 
 
@@ -36,7 +37,7 @@ class Section:
 
 
 def data_url(path) -> str:
-    data = Path(path).read_bytes()
+    data = read_input_bytes(path, max_bytes=MAX_IMAGE_BYTES, what="figure")
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
