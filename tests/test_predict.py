@@ -90,6 +90,23 @@ def test_predict_cli_lines(run_cli, mnist_run, clear_digits):
         assert ", runner-up " in line and ", then" not in line
 
 
+def test_predict_file_name_with_newline_prints_one_line(run_cli, mnist_run, clear_digits, tmp_path):
+    """H11: a newline or ESC in a file name is escaped: one output line per file, no terminal codes."""
+    odd = tmp_path / "a\nforged: 9 (100.0%).png"
+    odd.write_bytes((clear_digits / "digit3.png").read_bytes())
+    esc = tmp_path / "\x1b[2Jwipe.png"
+    esc.write_bytes(b"not an image")
+    code, out, err = run_cli("predict", mnist_run.path, odd, clear_digits / "digit7.png", esc)
+    assert code == 65
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{tmp_path}/a\\nforged: 9 (100.0%).png: 3 (")
+    assert lines[1].startswith(f"{clear_digits / 'digit7.png'}: 7 (")
+    assert err == f"digitlab: error: {tmp_path}/\\x1b[2Jwipe.png: not a supported image (PNG/JPEG/GIF/BMP/WEBP)\n"
+    assert "\x1b" not in out + err
+    code, out, _ = run_cli("predict", mnist_run.path, odd, "--json")  # JSON escapes by itself
+    assert json.loads(out)[0]["file"] == str(odd)
+
+
 def test_predict_png_piped_to_stdin(mnist_run, clear_digits, tmp_path):
     """A PNG piped in as `-` or /dev/stdin (a real pipe) is predicted like the file (was "empty file")."""
     import os
