@@ -14,7 +14,6 @@ import errno
 import os
 import stat
 import sys
-from pathlib import Path
 from typing import BinaryIO
 
 from .exceptions import DataError, InputMissingError, NoPermissionError
