@@ -90,6 +90,60 @@ def test_predict_cli_lines(run_cli, mnist_run, clear_digits):
         assert ", runner-up " in line and ", then" not in line
 
 
+def test_predict_file_name_with_newline_prints_one_line(run_cli, mnist_run, clear_digits, tmp_path):
+    """H11: a newline or ESC in a file name is escaped: one output line per file, no terminal codes."""
+    odd = tmp_path / "a\nforged: 9 (100.0%).png"
+    odd.write_bytes((clear_digits / "digit3.png").read_bytes())
+    esc = tmp_path / "\x1b[2Jwipe.png"
+    esc.write_bytes(b"not an image")
+    code, out, err = run_cli("predict", mnist_run.path, odd, clear_digits / "digit7.png", esc)
+    assert code == 65
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{tmp_path}/a\\nforged: 9 (100.0%).png: 3 (")
+    assert lines[1].startswith(f"{clear_digits / 'digit7.png'}: 7 (")
+    assert err == f"digitlab: error: {tmp_path}/\\x1b[2Jwipe.png: not a supported image (PNG/JPEG/GIF/BMP/WEBP)\n"
+    assert "\x1b" not in out + err
+    code, out, _ = run_cli("predict", mnist_run.path, odd, "--json")  # JSON escapes by itself
+    assert json.loads(out)[0]["file"] == str(odd)
+
+
+def test_predict_png_piped_to_stdin(mnist_run, clear_digits, tmp_path):
+    """A PNG piped in as `-` or /dev/stdin (a real pipe) is predicted like the file (was "empty file")."""
+    import os
+    import subprocess
+    import sys
+
+    png = (clear_digits / "digit3.png").read_bytes()
+    for name in ("-", "/dev/stdin"):
+        p = subprocess.run([sys.executable, "-m", "digitlab", "predict", str(mnist_run.path), name],
+                           input=png, capture_output=True, timeout=300, env={**os.environ, "MPLBACKEND": "Agg"})
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.decode().startswith(f"{name}: 3 (")
+
+
+def test_predict_stdin_arrays_and_cap(run_cli, mnist_run, mnist_small, monkeypatch):
+    """`-` also takes a .npy stack or an IDX file; more than the image cap is refused (65)."""
+    import io
+
+    from digitlab.datasets.idx import idx_bytes
+    from digitlab.preprocess import MAX_FILE_BYTES, ImageTooLargeError
+
+    images = mnist_small.test.images[:3]
+    buf = io.BytesIO()
+    np.save(buf, images)
+    for data in (buf.getvalue(), idx_bytes(images)):
+        code, out, err = run_cli("predict", mnist_run.path, "-", "--raw", "--json", input=data)
+        assert code == 0, err
+        assert [r["file"] for r in json.loads(out)] == ["-[0]", "-[1]", "-[2]"]
+    code, out, err = run_cli("predict", mnist_run.path, "-", input=b"\0" * (MAX_FILE_BYTES + 1))
+    assert code == 65 and err == "digitlab: error: -: image too large (file over 64 MB)\n"
+    import types
+
+    monkeypatch.setattr("sys.stdin", types.SimpleNamespace(buffer=io.BytesIO(b"\0" * (MAX_FILE_BYTES + 1))))
+    with pytest.raises(ImageTooLargeError):
+        predict_files(mnist_run, ["-"])
+
+
 def test_predict_cli_json_top(run_cli, mnist_run, clear_digits):
     """Check --json: file, prediction, probability and the top k, consistent with the model."""
     files = sorted(clear_digits.iterdir())

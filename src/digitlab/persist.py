@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 import types
 import warnings
@@ -20,17 +19,23 @@ import zipfile
 from pathlib import Path
 
 from ._atomic import atomic_path
-from .exceptions import InputMissingError, ModelError, NoPermissionError
+from ._files import open_input
+from .exceptions import InputMissingError, ModelError
 
 MAX_MEMBER_BYTES = 512 * 2**20  # a model member larger than this is a zip bomb, not a model
 MAX_TOTAL_BYTES = 2 * 2**30  # many members just under the member cap are a bomb too
+MAX_MODEL_BYTES = MAX_TOTAL_BYTES  # the file itself (zip members are stored or deflated: never larger)
 META_MEMBER = "digitlab.json"
 
 def file_sha256(path) -> str:
+    with open_input(path, max_bytes=MAX_MODEL_BYTES, what="model") as fh:
+        return _sha256(fh)
+
+
+def _sha256(fh) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
+    for chunk in iter(lambda: fh.read(1 << 20), b""):
+        h.update(chunk)
     return h.hexdigest()
 
 
@@ -71,9 +76,7 @@ def save_model(model, path, *, meta: dict | None = None) -> str:
     return file_sha256(path)
 
 
-def check_file(path) -> None:
-    """Refuse anything that is not a well-formed skops zip before skops parses it."""
-    path = Path(path)
+def _check_name(path: Path) -> None:
     if path.suffix.lower() in (".pkl", ".pickle", ".joblib"):
         raise ModelError(f"{path}: pickle files are never loaded (they can run code); "
                          "retrain to get a .skops model")
@@ -81,33 +84,34 @@ def check_file(path) -> None:
         raise InputMissingError(f"{path}: model not found — run `digitlab train` first")
     if path.is_dir():
         raise InputMissingError(f"{path}: is a directory, expected a .skops model file")
-    if not os.access(path, os.R_OK):
-        raise NoPermissionError(f"{path}: permission denied")
+
+
+def _open_zip(fh, path: Path) -> zipfile.ZipFile:
+    """The skops zip in *fh*, its members' claimed sizes checked before anything is inflated (D8)."""
     try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-            total = 0
-            for info in zf.infolist():
-                total += info.file_size
-                if info.file_size > MAX_MEMBER_BYTES:
-                    raise ModelError(f"{path}: not a digitlab model (member {info.filename} claims "
-                                     f"{info.file_size:,} bytes)")
-            if total > MAX_TOTAL_BYTES:
-                raise ModelError(f"{path}: not a digitlab model (members claim {total:,} bytes in all)")
-    except zipfile.BadZipFile as exc:
+        zf = zipfile.ZipFile(fh)
+        total = 0
+        for info in zf.infolist():
+            total += info.file_size
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise ModelError(f"{path}: not a digitlab model (member {info.filename} claims "
+                                 f"{info.file_size:,} bytes)")
+        if total > MAX_TOTAL_BYTES:
+            raise ModelError(f"{path}: not a digitlab model (members claim {total:,} bytes in all)")
+    except (zipfile.BadZipFile, OSError) as exc:
         raise ModelError(f"{path}: not a digitlab model (skops zip): {exc}") from None
-    except OSError as exc:
-        raise ModelError(f"{path}: not a digitlab model (skops zip): {exc}") from None
-    if "schema.json" not in names:
+    if "schema.json" not in zf.namelist():
         raise ModelError(f"{path}: not a digitlab model (skops zip): no schema.json")
+    return zf
 
 
 def load_model(path, *, sha256: str | None = None, expect_sklearn: str | None = None,
                allow_version_mismatch: bool = False):
     """Load a model saved by :func:`save_model`, refusing anything untrusted or altered.
 
-    The file is read by :mod:`digitlab._skops_reader`, which constructs only the exact classes
-    digitlab's models are made of and never calls anything the file names.
+    The file is opened once (its checks and its reading see the same bytes) and read by
+    :mod:`digitlab._skops_reader`, which constructs only the exact classes digitlab's models are
+    made of and never calls anything the file names.
 
     Parameters
     ----------
@@ -119,15 +123,24 @@ def load_model(path, *, sha256: str | None = None, expect_sklearn: str | None = 
     allow_version_mismatch : bool, default=False
         Load a model saved with another scikit-learn version (it may predict wrongly).
     """
+    path = Path(path)
+    _check_name(path)
+    # H3: a FIFO, /dev/zero or a socket is refused (66) before a byte is read or sklearn imported
+    with open_input(path, max_bytes=MAX_MODEL_BYTES, what="model") as fh:
+        if sha256 is not None and _sha256(fh) != sha256:
+            raise ModelError(f"{path}: model file corrupted or modified (SHA-256 differs from the one "
+                             "recorded at save)")
+        fh.seek(0)
+        with _open_zip(fh, path) as zf:
+            return _read(zf, path, expect_sklearn, allow_version_mismatch)
+
+
+def _read(zf: zipfile.ZipFile, path: Path, expect_sklearn, allow_version_mismatch: bool):
     import sklearn
     from sklearn.exceptions import InconsistentVersionWarning
 
     from ._skops_reader import read_model
 
-    path = Path(path)
-    check_file(path)
-    if sha256 is not None and file_sha256(path) != sha256:
-        raise ModelError(f"{path}: model file corrupted or modified (SHA-256 differs from the one recorded at save)")
     if expect_sklearn and not allow_version_mismatch and _minor(expect_sklearn) != _minor(sklearn.__version__):
         raise ModelError(f"{path}: saved with scikit-learn {expect_sklearn}, running {sklearn.__version__}; "
                          "retrain or pass --allow-version-mismatch")
@@ -136,8 +149,7 @@ def load_model(path, *, sha256: str | None = None, expect_sklearn: str | None = 
             # D6: an estimator pickled by another scikit-learn version may predict wrongly
             if not allow_version_mismatch:
                 warnings.simplefilter("error", InconsistentVersionWarning)
-            with zipfile.ZipFile(path) as zf:
-                return read_model(zf, where=str(path))
+            return read_model(zf, where=str(path))
     except InconsistentVersionWarning as w:
         raise ModelError(f"{path}: saved with scikit-learn {w.original_sklearn_version}, running "
                          f"{w.current_sklearn_version}; retrain or pass --allow-version-mismatch") from None

@@ -13,6 +13,8 @@ Models without ``predict_proba`` (SVC, SGD) get a softmax of ``decision_function
 
 from __future__ import annotations
 
+import io
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,8 +22,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from ._files import MAX_ARRAY_BYTES, is_stdin, open_input
 from .exceptions import DataError, DigitlabError, InputMissingError
-from .preprocess import Preprocessed, preprocess
+from .preprocess import Preprocessed, preprocess, read_image_bytes
 
 __all__ = ["Prediction", "Predictor", "predict_files", "expand_inputs", "IMAGE_SUFFIXES"]
 
@@ -244,10 +247,14 @@ def expand_inputs(paths: Iterable, shape=(28, 28), *, raw: bool = False) -> Iter
     """Yield ``(name, load)`` per image: *load()* returns bytes or a 2-D array, or raises.
 
     Folders are walked (sorted, hidden files skipped) for images, ``.npy`` and IDX files; a stack
-    of images in one file yields ``file[i]`` per image. Problems are raised by *load()*, so one bad
+    of images in one file yields ``file[i]`` per image; ``-`` (or ``/dev/stdin``) is one image,
+    ``.npy`` or IDX read from the standard input. Problems are raised by *load()*, so one bad
     file does not stop the others.
     """
     for p in paths:
+        if is_stdin(p):
+            yield from _expand_stdin(str(p), shape)
+            continue
         p = Path(p)
         if p.is_dir():
             try:
@@ -273,24 +280,33 @@ def _wanted(f: Path, root: Path) -> bool:
 
 def _expand_file(path: Path, shape) -> Iterator[tuple[str, callable]]:
     name = str(path)
-    kind = _kind(path)
-    if kind == "error":
-        from .datasets.idx import open_input
-
-        def load():
-            with open_input(path):  # raises the right "no such file"/"permission denied" error
-                pass
-            raise InputMissingError(f"{name}: cannot read")
-        yield name, load
-        return
-    if kind == "image":
-        yield name, lambda: _read_image_bytes(path)
-        return
     try:
+        kind = _kind(path)
+        if kind == "image":
+            yield name, lambda: read_image_bytes(path, name)
+            return
         stack = _load_array(path, kind)
+    except DigitlabError as exc:  # missing, unreadable, a FIFO or a device: this input's error
+        yield name, _failing(exc)
+        return
+    yield from _stack_items(name, stack, shape)
+
+
+def _expand_stdin(name: str, shape) -> Iterator[tuple[str, callable]]:
+    try:
+        data = read_image_bytes(name, stdin=True)  # .npy and IDX get the image's cap here too
+        kind = _sniff(data[:4])
+        if kind == "image":
+            yield name, lambda: data
+            return
+        stack = _array_from_bytes(data, kind, name)
     except DigitlabError as exc:
         yield name, _failing(exc)
         return
+    yield from _stack_items(name, stack, shape)
+
+
+def _stack_items(name: str, stack: np.ndarray, shape) -> Iterator[tuple[str, callable]]:
     h, w = shape
     if stack.ndim == 2 and stack.shape != (h, w) and stack.shape[1] == h * w and stack.shape[0] != stack.shape[1]:
         stack = stack.reshape(len(stack), h, w)  # rows of flat pixels, like Dataset.X
@@ -305,27 +321,22 @@ def _expand_file(path: Path, shape) -> Iterator[tuple[str, callable]]:
 
 
 def _kind(path: Path) -> str:
+    """``"npy"``, ``"idx"`` or ``"image"``: by name, else by the first bytes (raises for a bad path)."""
     name = path.name.lower()
     if name.endswith(ARRAY_SUFFIXES):
         return "npy"
     if "idx" in name or name.endswith(".ubyte"):
         return "idx"
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-    except OSError:
-        return "error"
+    with open_input(path, max_bytes=None, what="image") as fh:  # a FIFO or device is refused here
+        return _sniff(fh.read(4))
+
+
+def _sniff(head: bytes) -> str:
     if head[:3] == IDX_MAGIC_UINT8:
         return "idx"
     if head[:2] == b"\x93N":  # "\x93NUMPY" without the .npy suffix
         return "npy"
     return "image"
-
-
-def _read_image_bytes(path: Path) -> bytes:
-    from .preprocess import _read_bytes
-
-    return _read_bytes(path, str(path))
 
 
 def _load_array(path: Path, kind: str) -> np.ndarray:
@@ -334,18 +345,61 @@ def _load_array(path: Path, kind: str) -> np.ndarray:
         from .datasets.idx import read_idx
 
         arr, _ = read_idx(path)
+        return _check_array(arr, name, kind)
+    with open_input(path, max_bytes=MAX_ARRAY_BYTES, what="array") as fh:
+        arr = _map_npy(fh, name)
+    return _check_array(arr, name, kind)
+
+
+def _map_npy(fh, name: str) -> np.ndarray:
+    """Memory-map the .npy file open in *fh*: a 10,000-image stack is read image by image.
+
+    ``np.load(mmap_mode=...)`` only takes a path, which could be swapped for a FIFO after
+    :func:`open_input` checked it; so the header is parsed with numpy's own reader and the
+    already-checked descriptor is mapped. Object arrays (pickles) are refused, never loaded.
+    """
+    from numpy.lib import format as npf
+
+    try:
+        version = npf.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = npf.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = npf.read_array_header_2_0(fh)
+        else:  # 3.0 only adds UTF-8 field names, i.e. structured dtypes: not pixels
+            raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        raise DataError(f"{name}: not a numpy .npy array ({exc})") from None
+    if dtype.hasobject:
+        raise DataError(f"{name}: not a numpy .npy array (object arrays are never loaded)")
+    offset = fh.tell()
+    n_bytes = math.prod(shape) * dtype.itemsize  # Python ints: a lying header cannot overflow
+    size = os.fstat(fh.fileno()).st_size
+    if size - offset < n_bytes:
+        raise DataError(f"{name}: not a numpy .npy array (header says {n_bytes:,} bytes of data, "
+                        f"the file has {size - offset:,})")
+    if n_bytes == 0:
+        return np.empty(shape, dtype)  # nothing to map
+    return np.memmap(fh, dtype=dtype, mode="r", shape=shape, order="F" if fortran else "C", offset=offset)
+
+
+def _array_from_bytes(data: bytes, kind: str, name: str) -> np.ndarray:
+    if kind == "idx":
+        from .datasets.idx import read_idx_bytes
+
+        return _check_array(read_idx_bytes(data, name)[0], name, kind)
+    try:
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"{name}: not a numpy .npy array ({exc})") from None
+    return _check_array(arr, name, kind)
+
+
+def _check_array(arr, name: str, kind: str) -> np.ndarray:
+    if kind == "idx":
         if arr.ndim == 1:
             raise DataError(f"{name}: an IDX labels file (1-D), not images")
         return arr
-    from .datasets.idx import open_input
-
-    with open_input(path):
-        pass  # missing / directory / permission errors with their exit codes
-    try:
-        # mmap: a 10,000-image stack is read image by image; allow_pickle=False: never run code
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"{name}: not a numpy .npy array ({exc})") from None
     if not isinstance(arr, np.ndarray):
         raise DataError(f"{name}: not a numpy .npy array")
     if arr.dtype.kind not in "buif":

@@ -21,16 +21,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import MAX_IMAGE_BYTES, InputTooLargeError, read_input_bytes
 from .exceptions import DataError
 
 __all__ = ["Preprocessed", "preprocess", "preprocess_file", "preprocess_array", "open_image",
            "to_gray", "ImageError", "UnsupportedImageError", "ImageTooLargeError", "NoDigitError",
-           "FORMATS", "MAX_PIXELS", "MAX_FILE_BYTES", "MIN_SIDE"]
+           "FORMATS", "MAX_PIXELS", "MAX_FILE_BYTES", "MIN_SIDE", "read_image_bytes"]
 
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 FORMATS_TEXT = "PNG/JPEG/GIF/BMP/WEBP"
 MAX_PIXELS = 40_000_000  # decoded size cap, checked on the header before decoding (C4, C5)
-MAX_FILE_BYTES = 64 * 2**20  # an image file larger than this is not a photo of a digit
+MAX_FILE_BYTES = MAX_IMAGE_BYTES  # an image file larger than this is not a photo of a digit
 MIN_SIDE = 8  # a smaller image cannot hold a readable digit (C3)
 WORK_SIDE = 1024  # big images are reduced to this before any float maths: digits survive, RAM stays low
 INK_THRESHOLD = 0.15  # after normalising, weaker ink counts as background noise (paper, JPEG artefacts)
@@ -80,14 +81,16 @@ class Preprocessed:
     notes: list = field(default_factory=list)
 
 
-def _read_bytes(path, name: str) -> bytes:
-    from .datasets.idx import open_input
+def read_image_bytes(path, name: str | None = None, *, stdin: bool = False) -> bytes:
+    """The bytes of an image file: a regular file of at most ``MAX_FILE_BYTES`` (H3).
 
-    with open_input(path) as fh:
-        data = fh.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise ImageTooLargeError(f"{name}: image too large (file over {MAX_FILE_BYTES // 2**20} MB)")
-    return data
+    With *stdin*, ``-`` and ``/dev/stdin`` are read from the standard input (a pipe).
+    """
+    try:
+        return read_input_bytes(path, max_bytes=MAX_FILE_BYTES, what="image", stdin=stdin)
+    except InputTooLargeError:
+        raise ImageTooLargeError(f"{name or path}: image too large (file over "
+                                 f"{MAX_FILE_BYTES // 2**20} MB)") from None
 
 
 def open_image(data: bytes | str | Path, name: str | None = None):
@@ -119,7 +122,7 @@ def open_image(data: bytes | str | Path, name: str | None = None):
 
     if isinstance(data, (str, Path)):
         name = name or str(data)
-        data = _read_bytes(data, name)
+        data = read_image_bytes(data, name)
     name = name or "image"
     if not data:
         raise UnsupportedImageError(f"{name}: empty file; not a supported image ({FORMATS_TEXT})")

@@ -21,6 +21,7 @@ from pathlib import Path
 from . import _config, _json
 from ._atomic import PART_MARK, ensure_dir, normal_mode, os_error, write_text
 from . import run_format
+from ._files import read_input_bytes
 from .exceptions import DataError, DigitlabError, InputMissingError, ModelError
 from .run_format import RUN_FORMAT, RunDescription
 
@@ -85,9 +86,10 @@ class Run:
         p = self.path / "eval.json"
         if not p.exists():
             return None
+        data = read_input_bytes(p, max_bytes=MAX_JSON_BYTES, what="evaluation")
         try:
-            return json.loads(p.read_text())
-        except (OSError, ValueError) as exc:
+            return json.loads(data)
+        except ValueError as exc:
             raise DataError(f"{p}: unreadable evaluation ({exc})") from None
 
     def load_split(self, *, data_dir=None, cache_dir=None):
@@ -140,11 +142,7 @@ def read_run(path: Path) -> Run:
     p = Path(path) / "run.json"
     if not p.exists():
         raise InputMissingError(f"{path}: not a run folder (no run.json)")
-    try:
-        with open(p, "rb") as fh:
-            data = fh.read(run_format.MAX_BYTES + 1)
-    except OSError as exc:
-        raise DataError(f"{p}: unreadable run description ({exc.strerror or exc})") from None
+    data = read_input_bytes(p, max_bytes=run_format.MAX_BYTES, what="run description")  # H3
     try:
         meta, info = run_format.parse(data)
     except run_format.InvalidRunDescription as exc:

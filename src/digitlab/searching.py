@@ -863,12 +863,14 @@ def load_search(run) -> dict:
     """The ``search.json`` of a run made by :func:`search`."""
     import json
 
+    from ._files import MAX_JSON_BYTES, read_input_bytes
     from .exceptions import DataError, InputMissingError
 
     p = Path(run.path) / SEARCH_FILE
     if not p.exists():
         raise InputMissingError(f"{p}: not a search run (no {SEARCH_FILE})")
+    data = read_input_bytes(p, max_bytes=MAX_JSON_BYTES, what="search results")
     try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError) as exc:
+        return json.loads(data)
+    except ValueError as exc:
         raise DataError(f"{p}: unreadable search results ({exc})") from None

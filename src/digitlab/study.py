@@ -116,7 +116,10 @@ def run_study(dataset: str = "mnist", *, quick: bool = False, out="report.html",
     """
     from .training import train
 
+    from ._atomic import check_output
+
     t0 = time.perf_counter()
+    streamed = check_output(out)  # a bad --out fails now, not after the training (H4)
     limit = QUICK_LIMIT if quick else None
     steps = _Steps(4 + len(comparison_models(quick)) - 1, progress)
     result = StudyResult(report=Path(out))
@@ -144,7 +147,9 @@ def run_study(dataset: str = "mnist", *, quick: bool = False, out="report.html",
         out = Path(out)
         import tempfile
 
-        with tempfile.TemporaryDirectory(prefix=".study-figs-", dir=out.parent if out.parent.exists() else None) as tmp:
+        # beside the report, unless it goes to stdout, a device or a FIFO (never make folders in /dev)
+        near = out.parent if not streamed and out.parent.exists() else None
+        with tempfile.TemporaryDirectory(prefix=".study-figs-", dir=near) as tmp:
             overview = _overview(ds, split, Path(tmp))
             det = run_section(result.runs["detector"], title=f"A binary classifier: the {name}-detector", text=(
                 f"Before ten classes, one yes/no question: is this a {name}? An SGD linear classifier on raw "

@@ -266,17 +266,17 @@ def test_data_info_directory_instead_of_csv(run_cli, tmp_path):
 
 def test_data_info_unreadable_file(run_cli, tmp_path, monkeypatch):
     """A14: a file that cannot be opened for reading: exit 77 (simulated, as root reads anything)."""
-    from digitlab.datasets import idx
+    from digitlab import _files
 
     paths = write_set(tmp_path / "d", tiny_arrays())
-    real_open = open
+    real_open = _files.os.open
 
     def open_(path, *a, **kw):
         if str(path) == str(paths["test-labels"]):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *a, **kw)
 
-    monkeypatch.setattr(idx, "open", open_, raising=False)
+    monkeypatch.setattr(_files.os, "open", open_)  # every reader opens through digitlab._files
     assert_fails(run_cli, ["data", "info", tmp_path / "d"], 77, f"{paths['test-labels']}: permission denied", tmp_path)
 
 

@@ -268,16 +268,19 @@ def test_gzip_module_still_behaves_as_documented():
 
 def test_read_idx_permission_denied(tmp_path, monkeypatch):
     """A14: an unreadable file is NoPermissionError (exit 77). Simulated: root can read anything."""
-    from digitlab.datasets import idx
+    import os
+
+    from digitlab import _files
     from digitlab.exceptions import NoPermissionError
 
     p = tmp_path / "locked.gz"
     p.write_bytes(b"")
 
-    def denied(path, mode="r", *a, **kw):
+    def denied(path, flags, *a, **kw):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(idx, "open", denied, raising=False)
+    monkeypatch.setattr(_files.os, "open", denied)
+    assert _files.os is os  # the gate every reader goes through opens with os.open
     with pytest.raises(NoPermissionError, match=re.escape(f"{p}: permission denied")) as info:
         read_idx(p)
     assert info.value.exit_code == 77 and isinstance(info.value, PermissionError)

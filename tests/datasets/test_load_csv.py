@@ -122,6 +122,48 @@ def test_load_csv_ragged_row(tmp_path):
         datasets.load(p)
 
 
+@pytest.mark.parametrize("quoted", [False, True])
+def test_load_csv_million_columns_refused_before_parsing(tmp_path, quoted):
+    """10^6 + 1 columns is 1 + 1000², a "valid" layout: refused by a column cap, one line, 65."""
+    import tracemalloc
+
+    from digitlab.datasets._load_csv import MAX_COLUMNS
+
+    p = tmp_path / "wide.csv"
+    cell = '"0"' if quoted else "0"
+    p.write_text("5," + ",".join([cell] * 10**6) + "\n")
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match=re.escape(
+                f"{p}: line 1 has 1,000,001 columns; at most {MAX_COLUMNS:,} are read "
+                "(a label + 128×128 pixels)")) as info:
+            datasets.load(p)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert info.value.exit_code == 65
+    # no float64 array of 10^6 columns, nor (when unquoted) a million cell strings: the text only
+    assert peak < (12 if quoted else 4) * p.stat().st_size + 2**20, peak
+
+
+def test_load_csv_largest_accepted_width(tmp_path):
+    """The cap itself (1 + 128²) still loads: the cap refuses absurd files, not big images."""
+    from digitlab.datasets._load_csv import MAX_COLUMNS
+
+    p = tmp_path / "big.csv"
+    p.write_text("3," + ",".join(["255"] * (MAX_COLUMNS - 1)) + "\n")
+    ds = datasets.load(p)
+    assert ds.images.shape == (1, 128, 128) and ds.images.min() == 255
+
+
+def test_load_csv_cli_million_columns(tmp_path, run_cli):
+    p = tmp_path / "wide.csv"
+    p.write_text("5," + ",".join(["0"] * 10**6) + "\n")
+    code, out, err = run_cli("data", "info", p)
+    assert code == 65 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"digitlab: error: {p}: line 1 has 1,000,001 columns; at most 16,385 are read")
+
+
 @pytest.mark.parametrize("width", [784, 10, 1])
 def test_load_csv_wrong_width(tmp_path, width):
     """B5: the message names the expected layouts."""

@@ -1,4 +1,4 @@
-"""Fuzz targets for the three parsers of untrusted input, shared by tests and benchmarks.
+"""Fuzz targets for the parsers of untrusted input, shared by tests and benchmarks.
 
 Each ``check_*`` feeds one input to a parser and asserts the contract: it returns valid data or
 raises a :class:`digitlab.exceptions.DigitlabError`; anything else (ValueError, zlib.error,
@@ -67,6 +67,8 @@ _CELLS = st.one_of(st.integers(0, 255).map(str), st.integers(0, 255).map(str), s
 def csv_files(draw):
     """CSV-shaped bytes: header or not, BOM or not, 8x8/28x28/wrong widths, ragged rows, junk cells."""
     clean = draw(st.booleans())  # half the inputs are well-formed, to reach the parser's end
+    if not clean and draw(st.integers(0, 15)) == 0:
+        return draw(wide_csv_files())
     side = 8 if clean else draw(st.sampled_from([8, 28, 3]))
     width = side * side + 1 + (0 if clean else draw(st.sampled_from([0, 0, 0, -1, 1])))
     rows = []
@@ -88,7 +90,50 @@ def csv_files(draw):
     return bom + text.encode()
 
 
+@st.composite
+def wide_csv_files(draw):
+    """Rows at the column cap (1 + 128², the largest accepted) and just over it, quoted or not."""
+    from digitlab.datasets._load_csv import MAX_COLUMNS
+
+    width = draw(st.sampled_from([MAX_COLUMNS, MAX_COLUMNS + 1, MAX_COLUMNS + 7]))
+    cell = draw(st.sampled_from(["0", '"0"', "255"]))
+    row = ",".join(["3"] + [cell] * (width - 1))
+    rows = [row] * draw(st.integers(1, 2))
+    if draw(st.booleans()):
+        rows.append(",".join(["3"] + [cell] * draw(st.integers(0, width + 3))))  # maybe ragged
+    return "\n".join(rows).encode()
+
+
 CSV_INPUTS = st.one_of(st.binary(max_size=400), csv_files())
+
+
+@st.composite
+def npy_files(draw):
+    """.npy bytes: numeric and object arrays, versions 1.0-3.0, cut or with a flipped byte, lying shapes."""
+    arr = draw(ARRAYS)
+    buf = io.BytesIO()
+    if draw(st.integers(0, 9)) == 0:
+        np.save(buf, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    else:
+        version = draw(st.sampled_from([None, (1, 0), (2, 0), (3, 0)]))
+        if version is None:
+            np.save(buf, arr)
+        else:
+            np.lib.format.write_array(buf, arr, version=version)
+    data = buf.getvalue()
+    how = draw(st.sampled_from(["whole", "whole", "cut", "flip", "shape"]))
+    if how == "cut":
+        return data[: draw(st.integers(0, len(data)))]
+    if how == "flip":
+        i = draw(st.integers(0, len(data) - 1))
+        return data[:i] + bytes([data[i] ^ draw(st.integers(1, 255))]) + data[i + 1:]
+    if how == "shape":  # the header claims more (or other) data than the file holds
+        shape = draw(st.sampled_from(["(4096, 4096)", "(0,)", "(2**40,)", "(-1, 3)", "(3, 1000000000000)"]))
+        return data.replace(repr(arr.shape).encode(), shape.encode(), 1)
+    return data
+
+
+NPY_INPUTS = st.one_of(st.binary(max_size=200).map(lambda b: b"\x93NUMPY" + b), npy_files())
 
 
 @st.composite
@@ -192,10 +237,30 @@ def check_image(data) -> str:
     return "ok"
 
 
+def check_npy(data: bytes) -> str:
+    from pathlib import Path
+
+    from digitlab.predicting import _load_array
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "fuzz.npy"
+        path.write_bytes(data)
+        with _Bounded(len(data)):
+            try:
+                arr = _load_array(path, "npy")
+                # every byte the map claims is read: a map past the file's end would be SIGBUS
+                pixels = np.array(arr)
+            except DigitlabError:
+                return "refused"
+    assert pixels.dtype.kind in "buif" and pixels.nbytes <= len(data)
+    return "ok"
+
+
 TARGETS = {
     "idx parser (datasets.idx.read_idx_bytes)": (check_idx, IDX_INPUTS),
     "csv loader (datasets._load_csv.load_csv)": (check_csv, CSV_INPUTS),
     "image preprocessing (preprocess.preprocess)": (check_image, IMAGE_INPUTS),
+    "npy reader (predicting._load_array)": (check_npy, NPY_INPUTS),
 }
 
 FUZZ_SETTINGS = dict(deadline=DEADLINE_MS, database=None,

@@ -1,4 +1,4 @@
-"""Property tests: the IDX parser, the CSV loader and image preprocessing on arbitrary input.
+"""Property tests: the IDX parser, the CSV loader, image preprocessing and the .npy reader on arbitrary input.
 
 Each returns valid data or raises DigitlabError — never another exception, never a hang (deadline),
 never an allocation far beyond its input (tracemalloc). Inputs mix pure random bytes with
@@ -14,8 +14,8 @@ import struct
 import pytest
 from hypothesis import example, given, settings
 
-from _fuzzing import (CSV_INPUTS, FUZZ_SETTINGS, IDX_INPUTS, IMAGE_INPUTS, check_csv, check_idx,
-                      check_image, run_property)
+from _fuzzing import (CSV_INPUTS, FUZZ_SETTINGS, IDX_INPUTS, IMAGE_INPUTS, NPY_INPUTS, check_csv, check_idx,
+                      check_image, check_npy, run_property)
 
 N = 150
 
@@ -33,8 +33,18 @@ def test_fuzz_idx_parser(data):
 @given(CSV_INPUTS)
 @example(b"\xef\xbb\xbf5," + b",".join([b"0"] * 64) + b"\n")  # B6: BOM, 8x8
 @example(b"5," + b",".join([b"nan"] * 64) + b"\n")  # B3
+@example(b"5," + b"0," * 10**6 + b"0\n")  # a row of 10^6 + 1 columns (= 1 + 1000²): refused by counting
 def test_fuzz_csv_loader(data):
     check_csv(data)
+
+
+@settings(max_examples=N, **FUZZ_SETTINGS)
+@given(NPY_INPUTS)
+@example(b"")
+@example(b"\x93NUMPY\x01\x00v\x00{'descr': '|u1', 'fortran_order': False, 'shape': (100000, 28, 28), }"
+         + b" " * 43 + b"\n")  # a header claiming 78 MB in a 128-byte file: refused, not mapped
+def test_fuzz_npy_reader(data):
+    check_npy(data)
 
 
 @settings(max_examples=N, **FUZZ_SETTINGS)
@@ -61,7 +71,7 @@ def test_run_property_counts_and_reports_failures():
     assert bad["failure"] == "ValueError: boom"
 
 
-@pytest.mark.parametrize("target", ["idx", "csv", "image"])
+@pytest.mark.parametrize("target", ["idx", "csv", "image", "npy"])
 def test_fuzz_inputs_reach_both_outcomes(target):
     """The generators are not degenerate: some inputs parse, some are refused, none break."""
     from _fuzzing import TARGETS

@@ -11,6 +11,7 @@ import click
 
 from .. import __version__, _signals
 from ..exceptions import EX_INTERRUPTED, EX_SOFTWARE, EX_TERMINATED, DigitlabError
+from ._common import safe
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -33,7 +34,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 
 def error(message: str) -> None:
-    click.echo(f"digitlab: error: {message}", err=True)
+    # one line, whatever a file name in the message holds (H11)
+    click.echo(f"digitlab: error: {safe(message)}", err=True)
+
+
+class _SafeFormatter(logging.Formatter):
+    def formatMessage(self, record):  # noqa: N802 - logging's name
+        return safe(super().formatMessage(record))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,7 +53,9 @@ def main(argv: list[str] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # never try to open a window
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_SafeFormatter("%(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     debug = os.environ.get("DIGITLAB_DEBUG") not in (None, "", "0") or "--debug" in (argv or sys.argv)
     with _signals.sigterm_as_interrupt():
         try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ._app import cli
-from ._common import cache_dir_option, console, data_dir_option, json_option, print_json, show_progress
+from ._common import cache_dir_option, console, data_dir_option, json_option, markup, print_json, safe, show_progress
 
 
 @cli.group()
@@ -72,14 +72,14 @@ def info(name, data_dir, cache_dir, header, as_json):
 
     con = console()
     h, w = ds.shape
-    con.print(f"[bold]{ds.name}[/]  {len(ds):,} images, {h}×{w} {d['dtype']}, "
+    con.print(f"[bold]{markup(ds.name)}[/]  {len(ds):,} images, {h}×{w} {d['dtype']}, "
               f"{len(ds.classes)} classes, {ds.nbytes / 2**20:.1f} MiB in memory")
-    con.print(f"source: {ds.source}")
+    con.print(f"source: {markup(ds.source)}")
     status = "verified against the registry" if ds.verified else "recorded (no registry checksum for this data)"
     con.print(f"checksums: {status}")
     table = Table("class", *d["splits"].keys(), title="Images per class")
     for i, c in enumerate(ds.classes):
-        table.add_row(c, *(f"{s['class_counts'][i]:,}" for s in d["splits"].values()))
+        table.add_row(markup(c), *(f"{s['class_counts'][i]:,}" for s in d["splits"].values()))
     table.add_row("[bold]total[/]", *(f"[bold]{s['n']:,}[/]" for s in d["splits"].values()))
     con.print(table)
 
@@ -101,7 +101,7 @@ def _parse_grid(ctx, param, value):
 @click.option("--label", type=int, default=None, help="Only images of this class index.")
 @click.option("--seed", type=int, default=None, help="Pick images at random with this seed.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default=None,
-              help="PNG to write [default: <name>-digits.png].")
+              help="PNG to write; - for standard output [default: <name>-digits.png].")
 @data_dir_option
 @cache_dir_option
 @header_option
@@ -126,14 +126,13 @@ def show(name, split, grid, indices, label, seed, out, data_dir, cache_dir, head
     title = f"{ds.name} ({part.split})" + (f", class {part.classes[label]}" if label is not None else "")
     disp = DigitGridDisplay.from_dataset(part, index=list(indices) or None, grid=grid, label=label,
                                          seed=seed, suptitle=title).plot()
-    path = save_figure(disp.figure_, out or f"{Path(ds.name).name}-digits.png")
-    click.echo(f"wrote {path}")
+    _wrote(save_figure(disp.figure_, out or f"{Path(ds.name).name}-digits.png"))
 
 
 @data.command()
 @click.argument("name")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default=None,
-              help="PNG to write [default: <name>-classes.png].")
+              help="PNG to write; - for standard output [default: <name>-classes.png].")
 @data_dir_option
 @cache_dir_option
 @header_option
@@ -149,8 +148,14 @@ def hist(name, out, data_dir, cache_dir, header):
     ds = _load(name, data_dir, cache_dir, header)
     split = ds.train_test()
     disp = ClassDistributionDisplay.from_split(split, title=f"{ds.name}: class distribution").plot()
-    path = save_figure(disp.figure_, out or f"{Path(ds.name).name}-classes.png")
-    click.echo(f"wrote {path}")
+    _wrote(save_figure(disp.figure_, out or f"{Path(ds.name).name}-classes.png"))
+
+
+def _wrote(path) -> None:
+    from .._atomic import is_stdout
+
+    if not is_stdout(path):  # else stdout is the PNG
+        click.echo(f"wrote {safe(path)}")
 
 
 @data.command(name="import")
@@ -171,7 +176,7 @@ def import_(path, name, cache_dir):
     from .. import datasets
 
     paths = datasets.import_idx(path, name, cache_dir=cache_dir)
-    click.echo(f"imported {len(paths)} verified files into {Path(next(iter(paths.values()))).parent}")
+    click.echo(f"imported {len(paths)} verified files into {safe(Path(next(iter(paths.values()))).parent)}")
 
 
 @data.command()
@@ -187,4 +192,4 @@ def fetch(name, cache_dir):
     from .. import datasets
 
     paths = datasets.fetch(name, cache_dir=cache_dir, progress=show_progress())
-    click.echo(f"{name}: {len(paths)} verified files in {Path(next(iter(paths.values()))).parent}")
+    click.echo(f"{name}: {len(paths)} verified files in {safe(Path(next(iter(paths.values()))).parent)}")

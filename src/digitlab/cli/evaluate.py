@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ._app import cli
-from ._common import cache_dir_option, console, data_dir_option, json_option, print_json, show_progress
+from ._common import cache_dir_option, console, data_dir_option, json_option, markup, print_json, show_progress
 from .train import runs_dir_option
 
 
@@ -67,8 +67,8 @@ def print_summary(run, result) -> None:
     from rich.table import Table
 
     con = console()
-    con.print(f"[bold]{run.id}[/]  {run.summary()['model']} on {result.n_train:,} training images, "
-              f"{result.n_test:,} test images, task: {run.summary()['task']}")
+    con.print(f"[bold]{markup(run.id)}[/]  {markup(run.summary()['model'])} on {result.n_train:,} training images, "
+              f"{result.n_test:,} test images, task: {markup(run.summary()['task'])}")
     t = Table("metric", "value", title="Evaluation")
     t.add_row("test accuracy", _f(result.test_accuracy))
     t.add_row("train accuracy", _f(result.train_accuracy))
@@ -92,11 +92,11 @@ def print_summary(run, result) -> None:
     if result.cv_confusion_matrix or result.confusion_matrix:
         cm = result.cv_confusion_matrix or result.confusion_matrix
         title = "Confusion matrix (cross-validated)" if result.cv_confusion_matrix else "Confusion matrix (test)"
-        ct = Table("true \\ predicted", *result.classes, title=title)
+        ct = Table("true \\ predicted", *map(markup, result.classes), title=title)
         for name, row in zip(result.classes, cm):
-            ct.add_row(name, *(f"{v:,}" for v in row))
+            ct.add_row(markup(name), *(f"{v:,}" for v in row))
         con.print(ct)
     for w in result.warnings:
-        con.print(f"[yellow]warning:[/] {w}")
-    con.print(f"figures: {len(result.figures)} in {run.path / 'figures'}")
-    con.print(f"run: {run.path}")
+        con.print(f"[yellow]warning:[/] {markup(w)}")
+    con.print(f"figures: {len(result.figures)} in {markup(run.path / 'figures')}")
+    con.print(f"run: {markup(run.path)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ._app import cli, error
-from ._common import json_option, print_json
+from ._common import json_option, print_json, safe
 from .train import runs_dir_option
 
 
@@ -32,7 +32,8 @@ def format_line(p) -> str:
 @click.option("--top", type=click.IntRange(min=1, max=100), default=3, show_default=True,
               help="How many classes to show per file (the prediction, the runner-up, ...).")
 @click.option("--show-input", type=click.Path(dir_okay=False), default=None, metavar="OUT.png",
-              help="Save the images exactly as the model sees them (after preprocessing) to this PNG.")
+              help="Save the images exactly as the model sees them (after preprocessing) to this PNG; "
+                   "- for standard output (the predictions then go to stderr).")
 @click.option("--raw", is_flag=True,
               help="Feed .npy/IDX arrays already of the model's size as they are (no preprocessing).")
 @click.option("--allow-version-mismatch", is_flag=True,
@@ -42,7 +43,8 @@ def format_line(p) -> str:
 def predict(run, files, top, show_input, raw, allow_version_mismatch, runs_dir, as_json):
     """Predict the digit in image files, folders, .npy arrays or IDX files with a trained RUN.
 
-    RUN is a run id, a unique part of one, `latest`, or a run folder. Every image is turned into
+    RUN is a run id, a unique part of one, `latest`, or a run folder. FILES may be `-` for an
+    image piped to standard input. Every image is turned into
     an MNIST-style digit first (polarity, crop, 20x20 box, centred), so photos, scans and
     drawings work. A file that cannot be read gets its own error line; the others are still
     predicted and the exit code is that of the first error.
@@ -54,8 +56,14 @@ def predict(run, files, top, show_input, raw, allow_version_mismatch, runs_dir, 
       digitlab predict 20261122-101500-mnist-logreg t10k-images-idx3-ubyte.gz --raw
       digitlab predict latest digit.png --show-input seen.png
     """
+    from .._atomic import check_output, is_stdout
     from ..predicting import SOFTMAX, Predictor
 
+    png_out = show_input is not None and is_stdout(show_input)  # stdout is the PNG: text to stderr
+    if png_out and as_json:
+        raise click.UsageError("--json and --show-input - both want standard output; name a PNG file")
+    if show_input is not None:
+        check_output(show_input)  # refused before the model is loaded (H4)
     predictor = Predictor.from_run(run, runs_dir=runs_dir, allow_version_mismatch=allow_version_mismatch)
     preds = predictor.predict_files(files, top=top, errors="collect", raw=raw)
     good = [p for p in preds if p.ok]
@@ -67,14 +75,14 @@ def predict(run, files, top, show_input, raw, allow_version_mismatch, runs_dir, 
     else:
         for p in preds:
             if p.ok:
-                click.echo(format_line(p))
+                click.echo(safe(format_line(p)), err=png_out)  # a newline in a name stays on its line (H11)
     for p in preds:
         if not p.ok:
             error(str(p.error))
     if predictor.score_kind == SOFTMAX and good:
         click.echo(f"note: this model has no predict_proba; the probabilities are a {SOFTMAX}", err=True)
     if show_input and good:
-        click.echo(f"model input saved to {show_input}", err=True)
+        click.echo(f"model input saved to {safe(show_input) if not png_out else 'standard output'}", err=True)
     bad = [p for p in preds if not p.ok]
     return bad[0].error.exit_code if bad else 0
 

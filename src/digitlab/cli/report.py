@@ -5,13 +5,14 @@ from __future__ import annotations
 import click
 
 from ._app import cli
+from ._common import safe
 from .train import runs_dir_option
 
 
 @cli.command()
 @click.argument("run_ids", nargs=-1, required=True)
 @click.option("-o", "--out", type=click.Path(dir_okay=False), default="report.html", show_default=True,
-              help="HTML file to write (atomically).")
+              help="HTML file to write (atomically); - for standard output.")
 @click.option("--title", default=None, help="Title at the top of the report.")
 @runs_dir_option
 def report(run_ids, out, title, runs_dir):
@@ -25,5 +26,8 @@ def report(run_ids, out, title, runs_dir):
     """
     from ..reporting import report as write_report
 
+    from .._atomic import is_stdout
+
     path = write_report(list(run_ids), out, title=title, runs_dir=runs_dir)
-    click.echo(f"report: {path}")
+    if not is_stdout(out):  # else stdout is the report
+        click.echo(f"report: {safe(path)}")

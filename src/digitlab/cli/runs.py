@@ -5,14 +5,15 @@ from __future__ import annotations
 import click
 
 from ._app import cli
-from ._common import console, json_option, print_json
+from ._common import console, json_option, markup, print_json
 from .train import runs_dir_option
 
 
 def _fmt(v, spec=".4f"):
+    """A table cell; strings come from run folders and run.json: escaped (H11)."""
     if v is None:
         return "–"
-    return format(v, spec) if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+    return format(v, spec) if isinstance(v, (int, float)) and not isinstance(v, bool) else markup(v)
 
 
 @cli.group(invoke_without_command=True)
@@ -48,7 +49,7 @@ def runs(ctx, runs_dir, as_json):
     t = Table("run", "dataset", "model", "task", "accuracy", "F1", "cv mean", "fit s")
     t.columns[0].no_wrap = True
     for r in rows:
-        t.add_row(r["id"], r["dataset"], r["model"], r["task"], _fmt(r["accuracy"]), _fmt(r["f1"]),
+        t.add_row(_fmt(r["id"]), _fmt(r["dataset"]), _fmt(r["model"]), _fmt(r["task"]), _fmt(r["accuracy"]), _fmt(r["f1"]),
                   _fmt(r["cv_mean"]), _fmt(r["fit_seconds"], ".1f"))
     console().print(t)
 
@@ -73,9 +74,9 @@ def compare(ctx, run_ids, as_json):
         return
     from rich.table import Table
 
-    t = Table("", *[r.id for r in rs])
+    t = Table("", *[markup(r.id) for r in rs])
     for label, values in table:
-        t.add_row(label, *[_fmt(v) for v in values])
+        t.add_row(markup(label), *[_fmt(v) for v in values])
     console().print(t)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import click
 
 from ._app import cli
-from ._common import cache_dir_option, data_dir_option, json_option, print_json, quiet_option
+from ._common import cache_dir_option, data_dir_option, json_option, print_json, quiet_option, safe
 from .train import runs_dir_option, split_options
 
 
 def _fmt_params(params: dict) -> str:
-    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+    return safe(", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items()))
 
 
 def _fmt_score(v) -> str:
@@ -72,7 +72,7 @@ def search(dataset, model, grid, dists, n_iter, halving, factor, cv, scoring, de
 
     def echo(msg):
         if not quiet:
-            click.echo(msg, err=True)
+            click.echo(safe(msg), err=True)
 
     def progress(e: searching.SearchProgress):
         if quiet:
@@ -101,7 +101,7 @@ def search(dataset, model, grid, dists, n_iter, halving, factor, cv, scoring, de
         return
     from rich.table import Table
 
-    from ._common import console
+    from ._common import console, markup
 
     rows = record["results"]
     halving_cols = "iter" in (rows[0] if rows else {})
@@ -110,7 +110,7 @@ def search(dataset, model, grid, dists, n_iter, halving, factor, cv, scoring, de
     for r in rows[:15]:
         t.add_row(str(r["rank"]), *([str(r["iter"]), str(r["n_resources"])] if halving_cols else []),
                   _fmt_score(r["mean_test_score"]), _fmt_score(r["std_test_score"]),
-                  f"{r['mean_fit_time']:.2f}", _fmt_params(r["params"]))
+                  f"{r['mean_fit_time']:.2f}", markup(_fmt_params(r["params"])))
     console().print(t)
     if len(rows) > 15:
         click.echo(f"... {len(rows) - 15} more in search.json")
@@ -121,4 +121,4 @@ def search(dataset, model, grid, dists, n_iter, halving, factor, cv, scoring, de
         click.echo(f"test accuracy of the refitted best model: {m['test_accuracy']:.4f}")
     for w in record["lost_workers"]:
         click.echo(f"lost worker: {w['worker']} ({w['processing_tasks']} tasks rescheduled)")
-    click.echo(f"run: {run.path}")
+    click.echo(f"run: {safe(run.path)}")

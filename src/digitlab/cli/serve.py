@@ -9,6 +9,7 @@ import click
 
 from ..exceptions import EX_UNAVAILABLE, DigitlabError
 from ._app import cli
+from ._common import safe
 from .train import runs_dir_option
 
 
@@ -92,7 +93,7 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
                    "(there is no authentication)", err=True)
     sock = bind_socket(host, port)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"serving {resolved.id if resolved else 'no run'} on http://{shown}:{sock.getsockname()[1]}/ "
+    click.echo(f"serving {safe(resolved.id) if resolved else 'no run'} on http://{shown}:{sock.getsockname()[1]}/ "
                "(Ctrl-C to stop)", err=True)
     options = dict(limit_concurrency=limit_concurrency, log_level="warning", server_header=False,
                    timeout_keep_alive=5, access_log=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ._app import cli
-from ._common import cache_dir_option, data_dir_option, json_option, print_json, show_progress
+from ._common import cache_dir_option, data_dir_option, json_option, print_json, safe, show_progress
 
 
 def runs_dir_option(f):
@@ -67,7 +67,7 @@ def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, 
         )
     for n in notes:
         if "digitlab" in str(n.filename) or "penalty" in str(n.message):
-            click.echo(f"note: {n.message}", err=True)
+            click.echo(safe(f"note: {n.message}"), err=True)
     if as_json:
         print_json({"run": str(run.path), **run.summary(), "metrics": run.meta.get("metrics", {})})
         return
@@ -75,11 +75,11 @@ def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, 
     fit = run.meta["fit"]
     conv = "converged" if fit["converged"] else "NOT converged"
     iters = f", {fit['n_iter']} iterations" if fit.get("n_iter") is not None else ""
-    click.echo(f"fitted {s['model']} on {s['n_train']:,} images in {fit['seconds']:.1f} s ({conv}{iters})")
+    click.echo(f"fitted {safe(s['model'])} on {s['n_train']:,} images in {fit['seconds']:.1f} s ({conv}{iters})")
     m = run.meta.get("metrics", {})
     for key, label in (("test_accuracy", "test accuracy"), ("train_accuracy", "train accuracy"),
                        ("cv_mean", "cv accuracy (mean)"), ("precision", "precision"),
                        ("recall", "recall"), ("f1", "F1")):
         if m.get(key) is not None:
             click.echo(f"  {label:<20} {m[key]:.4f}")
-    click.echo(f"run: {run.path}")
+    click.echo(f"run: {safe(run.path)}")

@@ -139,7 +139,10 @@ def _load_path(path: Path, header: str = "auto") -> Dataset:
     if not path.exists():
         choices = ", ".join(NAMES)
         raise InputMissingError(f"{path}: no such file or folder, and not a dataset name ({choices})")
-    if path.is_file():
+    if not path.is_dir():
+        from .._files import check_input
+
+        check_input(path, what="dataset")  # a FIFO or a device is named as such, not "permission denied"
         if path.suffix.lower() in (".csv", ".txt"):
             from ._load_csv import load_csv
 

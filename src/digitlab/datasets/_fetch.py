@@ -61,7 +61,7 @@ def find_files(folder: Path, files: dict[str, str]) -> dict[str, Path] | None:
     for role in ROLES:
         for cand in candidate_names(files[role]):
             p = folder / cand
-            if p.is_file():
+            if p.exists() and not p.is_dir():  # a FIFO or device is found, and refused when read
                 found[role] = p
                 break
         else:

@@ -14,11 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import read_input_bytes
 from ..exceptions import DataError, ParameterError
 from .dataset import Dataset
-from .idx import open_input
 
 MIN_SIDE = 8
+# 128x128 images: 4x the side of anything digitlab's models read, and the first row is refused
+# by counting commas, before a 10^6-cell row is split into a million strings
+MAX_SIDE = 128
+MAX_COLUMNS = 1 + MAX_SIDE * MAX_SIDE
+MAX_CSV_BYTES = 512 * 2**20  # ~2.5x Kaggle's full MNIST as CSV; float64 parsing needs ~4x this
 
 
 def _is_number(s: str) -> bool:
@@ -48,8 +53,7 @@ def load_csv(path, *, header: str = "auto", name: str | None = None) -> Dataset:
     path = Path(path)
     if header not in ("auto", "yes", "no"):
         raise ParameterError(f"header: must be auto, yes or no, got {header!r}")
-    with open_input(path) as fh:
-        raw = fh.read()
+    raw = read_input_bytes(path, max_bytes=MAX_CSV_BYTES, what="CSV")
     try:
         text = raw.decode("utf-8-sig")  # a BOM would otherwise break the first cell
     except UnicodeDecodeError as exc:
@@ -59,7 +63,7 @@ def load_csv(path, *, header: str = "auto", name: str | None = None) -> Dataset:
     lines = [(i, line) for i, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not lines:
         raise DataError(f"{path}: no data rows (empty file)")
-    first = _cells(path, *lines[0])
+    first = _first_cells(path, *lines[0])
     if header == "auto":
         # a header's label column is a name; a data row's is a number (or a bad value that the
         # parser should report, which is why an empty first cell does not make a header)
@@ -125,6 +129,18 @@ def _cells(path, lineno: int, line: str) -> list[str]:
         return next(csv.reader([line]))
     except csv.Error as exc:  # e.g. a 200 kB field: "field larger than field limit"
         raise DataError(f"{path}: line {lineno} is not CSV ({exc})") from None
+
+
+def _first_cells(path, lineno: int, line: str) -> list[str]:
+    """The first line's cells, refusing more than MAX_COLUMNS (counted before splitting, when
+    no quote can hide a comma)."""
+    n = line.count(",") + 1 if '"' not in line else None
+    cells = _cells(path, lineno, line) if n is None or n <= MAX_COLUMNS else None
+    n = n if cells is None else len(cells)
+    if n > MAX_COLUMNS:
+        raise DataError(f"{path}: line {lineno} has {n:,} columns; at most {MAX_COLUMNS:,} are read "
+                        f"(a label + {MAX_SIDE}×{MAX_SIDE} pixels)")
+    return cells
 
 
 def _col(columns, c) -> str:

@@ -15,7 +15,7 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"}
 
 def load_image_folder(folder, *, name: str | None = None, size: int = 28) -> Dataset:
     """Each image is turned into an MNIST-style *size*×*size* digit by :func:`digitlab.preprocess.preprocess`."""
-    from ..preprocess import preprocess_file
+    from ..preprocess import preprocess, read_image_bytes
 
     folder = Path(folder)
     try:
@@ -38,13 +38,14 @@ def load_image_folder(folder, *, name: str | None = None, size: int = 28) -> Dat
     for d in class_dirs:
         for f in sorted(d.iterdir()):
             if f.name.startswith(".") or f.is_dir():
-                continue  # a dangling link or a FIFO is not skipped: opening it reports the problem
+                continue  # a dangling link, a FIFO or a device is not skipped: reading it says what it is
             if f.suffix.lower() not in IMAGE_SUFFIXES:
                 raise DataError(f"{f}: not a supported image (PNG/JPEG/GIF/BMP/WEBP)")
-            images.append(preprocess_file(f, size=size).image)
+            data = read_image_bytes(f)  # read once: decoded and hashed from the same bytes
+            images.append(preprocess(data, size=size, name=str(f)).image)
             labels.append(label_of[d.name])
             md5.update(f.name.encode())
-            md5.update(f.read_bytes())
+            md5.update(data)
     if not images:
         raise DataError(f"{folder}: no images in the class sub-folders")
     return Dataset(

@@ -9,7 +9,6 @@ decompression failure — including ``zlib.error``, which is not an ``OSError`` 
 
 from __future__ import annotations
 
-import errno
 import gzip
 import hashlib
 import io
@@ -21,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..exceptions import DataError, InputMissingError, NoPermissionError
+from .._files import open_input
+from ..exceptions import DataError
 
 # Only unsigned bytes: every MNIST-format dataset is uint8, and refusing the float type codes
 # means NaN/inf can never enter through an IDX file.
@@ -35,23 +35,6 @@ _CHUNK = 4 * 2**20
 
 class TruncatedError(DataError):
     """The file ends before the data its header announces (typically a cut download)."""
-
-
-def open_input(path: str | os.PathLike):
-    """Open *path* for binary reading, mapping OS errors to digitlab errors (exit 66/77)."""
-    path = Path(path)
-    if path.is_dir():  # outside the try: InputMissingError is itself a FileNotFoundError
-        raise InputMissingError(f"{path}: is a directory, expected a file")
-    try:
-        return open(path, "rb")
-    except FileNotFoundError:
-        raise InputMissingError(f"{path}: no such file") from None
-    except PermissionError:
-        raise NoPermissionError(f"{path}: permission denied") from None
-    except OSError as exc:
-        if exc.errno == errno.EISDIR:
-            raise InputMissingError(f"{path}: is a directory, expected a file") from None
-        raise InputMissingError(f"{path}: cannot read ({exc.strerror})") from None
 
 
 def _is_gzip(fh) -> bool:
@@ -146,7 +129,7 @@ def read_idx(
         MD5 of the uncompressed file bytes (header + payload), the registry's checksum.
     """
     name = str(path)
-    with open_input(path) as fh:
+    with open_input(path, max_bytes=_file_cap(max_bytes), what="dataset") as fh:
         return _read_idx_stream(fh, name, ndim=ndim, out=out, max_bytes=max_bytes)
 
 
@@ -183,8 +166,14 @@ def peek_idx_dims(path: str | os.PathLike, ndim: int | None = None,
     size, gzip ratio), so a caller may allocate what they announce.
     """
     name = str(path)
-    with open_input(path) as fh:
+    with open_input(path, max_bytes=_file_cap(max_bytes), what="dataset") as fh:
         return _checked_header(fh, _Reader(fh, name), name, ndim, max_bytes)[1]
+
+
+def _file_cap(max_bytes: int) -> int:
+    """Largest IDX file worth opening: the payload cap plus a header (or gzip's overhead on
+    incompressible data, ~0.1%); the header is then checked against the exact size."""
+    return max_bytes + max_bytes // 512 + 2**16
 
 
 def _checked_header(fh, reader: _Reader, name: str, ndim, max_bytes) -> tuple[bytes, tuple[int, ...]]:

@@ -8,6 +8,7 @@ import zipfile
 
 import numpy as np
 
+from .._files import MAX_ARRAY_BYTES, MAX_JSON_BYTES, open_input, read_input_bytes
 from ..exceptions import DataError, InputMissingError
 
 PREDICTIONS_FILE = "predictions.npz"
@@ -27,11 +28,12 @@ def load_predictions(run) -> dict:
     path = run.path / PREDICTIONS_FILE
     if not path.exists():
         raise InputMissingError(f"{path}: no predictions in run {run.id} — run `digitlab evaluate {run.id}`")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: unreadable predictions ({exc})") from None
+    with open_input(path, max_bytes=MAX_ARRAY_BYTES, what="predictions") as fh:
+        try:
+            with np.load(fh, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise DataError(f"{path}: unreadable predictions ({exc})") from None
 
 
 def load_eval(run) -> dict:
@@ -39,9 +41,10 @@ def load_eval(run) -> dict:
     path = run.path / EVAL_FILE
     if not path.exists():
         raise InputMissingError(f"{path}: run {run.id} has not been evaluated — run `digitlab evaluate {run.id}`")
+    data = read_input_bytes(path, max_bytes=MAX_JSON_BYTES, what="evaluation")
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
+        return json.loads(data)
+    except ValueError as exc:
         raise DataError(f"{path}: unreadable evaluation ({exc})") from None
 
 

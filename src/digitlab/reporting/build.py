@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from .._atomic import write_text
+from .._atomic import check_output, write_text
+from .._files import MAX_IMAGE_BYTES, read_input_bytes
 from ..runs import Run, resolve_run
 
 
@@ -36,7 +37,7 @@ class Section:
 
 
 def data_url(path) -> str:
-    data = Path(path).read_bytes()
+    data = read_input_bytes(path, max_bytes=MAX_IMAGE_BYTES, what="figure")
     return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
 
 
@@ -156,6 +157,7 @@ def report(runs, out="report.html", *, title: str | None = None, intro: str = ""
     ----------
     runs : list of str or Run
     out : path-like, default="report.html"
+        ``-`` writes to standard output; a device or FIFO is written through.
     title : str, default=None
     intro : str, default=""
         A paragraph under the title.
@@ -166,6 +168,7 @@ def report(runs, out="report.html", *, title: str | None = None, intro: str = ""
     -------
     pathlib.Path of the written file (written atomically).
     """
+    check_output(out)  # a symlink, a folder or a socket is refused before any work (H4)
     rs = [r if isinstance(r, Run) else resolve_run(r, runs_dir) for r in runs]
     body = list(sections or [])
     if len(rs) > 1:
