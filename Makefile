@@ -6,7 +6,7 @@ BIN     = $(VENV)/bin
 BASE_STAMP = $(VENV)/.stamp-base
 TEST_STAMP = $(VENV)/.stamp-test
 
-.PHONY: study test test-fast bench bench-quick clean
+.PHONY: study test test-fast bench bench-quick fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: $(TEST_STAMP)
 
 bench-quick: $(TEST_STAMP)
 	$(BIN)/python -m benchmarks --quick
+
+fuzz: $(TEST_STAMP)  ## 1,000,000 fuzz cases (200,000 mutations per parser x 5), rows in BENCHMARKS.md
+	DIGITLAB_FUZZ_CASES=200000 $(BIN)/python -m benchmarks --only reliability
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

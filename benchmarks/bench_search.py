@@ -1,4 +1,4 @@
-"""`digitlab search`: 1 local process vs a 2-worker local Dask cluster, and fuzzing counts.
+"""`digitlab search`: 1 local process vs a 2-worker local Dask cluster.
 
 The same grid search (logreg on a stratified MNIST subset, 3 folds) runs sequentially in this
 process and on ``--cluster local:2``. From the per-task cost measured inside the tasks
@@ -92,31 +92,9 @@ def _search_rows(quick: bool) -> list[dict]:
     return rows
 
 
-def _fuzz_rows(quick: bool) -> list[dict]:
-    sys.path.insert(0, str(ROOT / "tests" / "hostile"))
-    try:
-        from _fuzzing import TARGETS, run_property
-    finally:
-        sys.path.pop(0)
-    n = 300 if quick else 2000
-    rows = []
-    for name, (check, strategy) in TARGETS.items():
-        t0 = time.perf_counter()
-        got = run_property(check, strategy, n, seed=0)
-        failures = 0 if got["failure"] is None else 1
-        note = (f"{got['cases']} cases, {failures} failures (parsed {got['ok']}, refused {got['refused']} "
-                "with DigitlabError; deadline 3 s, traced memory <= 8-64x input + 64 MB)")
-        if got["failure"]:
-            note += f"; FAILED: {got['failure']}"
-        rows.append({"section": "reliability", "case": f"fuzz: {name}", "seconds": round(time.perf_counter() - t0, 1),
-                     "peak_rss_mb": None, "iterations": got["cases"], "accuracy": None, "baseline": None,
-                     "ratio": None, "notes": note})
-    return rows
-
-
 def run(quick: bool = False) -> list[dict]:
-    """Rows for BENCHMARKS.md: the search comparison, then fuzzing counts (section="reliability")."""
-    return _search_rows(quick) + _fuzz_rows(quick)
+    """Rows for BENCHMARKS.md: the search comparison (fuzzing counts are in bench_reliability)."""
+    return _search_rows(quick)
 
 
 if __name__ == "__main__":

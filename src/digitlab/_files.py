@@ -185,3 +185,46 @@ def _read_upto(fh, head: bytes, limit: int) -> bytes:
         chunks.append(chunk)
         total += len(chunk)
     return b"".join(chunks)
+
+
+NPY_MAX_HEADER = 10_000  # numpy's own default max_header_size
+
+
+def read_npy_header(fh, size: int) -> tuple[tuple, bool, "object"]:
+    """``(shape, fortran_order, dtype)`` of the .npy data at *fh*'s position, *size* bytes long.
+
+    Checked before numpy reads anything: numpy reads a header of the length the file claims
+    *before* comparing it with its limit, so 20 bytes claiming a 2 GB header made it allocate 2 GB
+    (found by fuzzing); its tokenizer also leaks ``TokenError``. Raises ``ValueError`` with the
+    reason; callers turn it into their own error.
+    """
+    import struct
+    import tokenize
+    import warnings
+
+    from numpy.lib import format as npf
+
+    start = fh.tell()
+    try:
+        version = npf.read_magic(fh)
+        if version not in ((1, 0), (2, 0)):  # 3.0 only adds UTF-8 field names: not our arrays
+            raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
+        width = 2 if version == (1, 0) else 4
+        raw = fh.read(width)
+        if len(raw) != width:
+            raise ValueError("truncated header")
+        hlen = struct.unpack("<H" if width == 2 else "<I", raw)[0]
+        if hlen > NPY_MAX_HEADER or hlen > size - (fh.tell() - start):
+            raise ValueError(f"header claims {hlen:,} bytes")
+        fh.seek(start + 6 + 2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "created on Python 2": irrelevant to a refusal or a read
+            read = npf.read_array_header_1_0 if version == (1, 0) else npf.read_array_header_2_0
+            shape, fortran, dtype = read(fh)
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, tokenize.TokenError) as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from None
+    if dtype.hasobject:
+        raise ValueError("object arrays are never loaded")
+    if any(d < 0 for d in shape):  # numpy's header reader lets (-1, 3) through
+        raise ValueError(f"negative dimension in shape {shape}")
+    return shape, fortran, dtype

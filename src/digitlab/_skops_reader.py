@@ -33,6 +33,7 @@ import zipfile
 
 import numpy as np
 
+from ._files import read_npy_header
 from .exceptions import ModelError
 
 SKOPS_PROTOCOL = 2  # the skops format this reader understands (skops 0.10 to 0.16 write it)
@@ -301,13 +302,11 @@ class _Builder:
         except KeyError:
             raise ModelError(f"array member {member!r} is missing") from None
         with self.zf.open(info) as fh:
-            version = np.lib.format.read_magic(fh)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            shape, _, dtype = read_header(fh)
+            try:
+                shape, _, dtype = read_npy_header(fh, info.file_size)
+            except ValueError as exc:
+                raise ModelError(f"{member}: {exc}") from None
             count = int(np.prod(shape, dtype=object))
-            if dtype.hasobject:
-                raise ModelError(f"{member}: an object array")
             # a header claiming more data than the member holds would make numpy allocate it first
             if count * dtype.itemsize > info.file_size:
                 raise ModelError(f"{member}: header claims {count * dtype.itemsize:,} bytes, member has "

@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ._files import MAX_ARRAY_BYTES, is_stdin, open_input
+from ._files import MAX_ARRAY_BYTES, is_stdin, open_input, read_npy_header
 from .exceptions import DataError, DigitlabError, InputMissingError
 from .preprocess import Preprocessed, preprocess, read_image_bytes
 
@@ -355,26 +355,16 @@ def _map_npy(fh, name: str) -> np.ndarray:
     """Memory-map the .npy file open in *fh*: a 10,000-image stack is read image by image.
 
     ``np.load(mmap_mode=...)`` only takes a path, which could be swapped for a FIFO after
-    :func:`open_input` checked it; so the header is parsed with numpy's own reader and the
+    :func:`open_input` checked it; so the header is parsed (:func:`read_npy_header`) and the
     already-checked descriptor is mapped. Object arrays (pickles) are refused, never loaded.
     """
-    from numpy.lib import format as npf
-
+    size = os.fstat(fh.fileno()).st_size
     try:
-        version = npf.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = npf.read_array_header_1_0(fh)
-        elif version == (2, 0):
-            shape, fortran, dtype = npf.read_array_header_2_0(fh)
-        else:  # 3.0 only adds UTF-8 field names, i.e. structured dtypes: not pixels
-            raise ValueError(f"unsupported .npy format version {version[0]}.{version[1]}")
-    except (ValueError, OSError, EOFError, SyntaxError) as exc:
+        shape, fortran, dtype = read_npy_header(fh, size)
+    except ValueError as exc:
         raise DataError(f"{name}: not a numpy .npy array ({exc})") from None
-    if dtype.hasobject:
-        raise DataError(f"{name}: not a numpy .npy array (object arrays are never loaded)")
     offset = fh.tell()
     n_bytes = math.prod(shape) * dtype.itemsize  # Python ints: a lying header cannot overflow
-    size = os.fstat(fh.fileno()).st_size
     if size - offset < n_bytes:
         raise DataError(f"{name}: not a numpy .npy array (header says {n_bytes:,} bytes of data, "
                         f"the file has {size - offset:,})")
@@ -388,10 +378,16 @@ def _array_from_bytes(data: bytes, kind: str, name: str) -> np.ndarray:
         from .datasets.idx import read_idx_bytes
 
         return _check_array(read_idx_bytes(data, name)[0], name, kind)
+    buf = io.BytesIO(data)
     try:
-        arr = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        shape, fortran, dtype = read_npy_header(buf, len(data))
+    except ValueError as exc:
         raise DataError(f"{name}: not a numpy .npy array ({exc})") from None
+    count, offset = math.prod(shape), buf.tell()
+    if len(data) - offset < count * dtype.itemsize:
+        raise DataError(f"{name}: not a numpy .npy array (header says {count * dtype.itemsize:,} bytes of "
+                        f"data, the input has {len(data) - offset:,})")
+    arr = np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape, order="F" if fortran else "C")
     return _check_array(arr, name, kind)
 
 

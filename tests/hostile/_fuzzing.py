@@ -24,7 +24,7 @@ from hypothesis.extra import numpy as hnp
 from digitlab.exceptions import DigitlabError
 
 MEMORY_SLACK = 64 * 2**20  # bytes allowed on top of a small multiple of the input size
-DEADLINE_MS = 3000  # per input; a hang shows up as a DeadlineExceeded failure
+DEADLINE_MS = 10_000  # per input: a hang shows up as DeadlineExceeded; generous for a loaded machine
 
 
 # --------------------------------------------------------------------------- strategies
@@ -256,11 +256,97 @@ def check_npy(data: bytes) -> str:
     return "ok"
 
 
+# run.json: a valid description whose fields are replaced, deleted or nested by hypothesis
+_VALID_RUN = {
+    "format": 1, "id": "20260101-000000-digits-logreg", "created": "2026-01-01T00:00:00+0000",
+    "dataset": {"name": "digits", "ref": "digits", "source": "x", "checksums": {}, "verified": False,
+                "shape": [8, 8], "classes": [str(d) for d in range(10)]},
+    "split": {"how": "stratified", "test_size": 0.25, "seed": 0, "limit": None, "stratify": True,
+              "n_train": 1347, "n_test": 450, "augment": False},
+    "task": {"kind": "binary", "detect": 5}, "classes": ["not 5", "5"], "n_features": 64,
+    "model": {"name": "logreg", "params": {"C": 1.0}, "raw_pixels": False, "estimator": "x",
+              "all_params": {"C": 1.0}, "sha256": "0" * 64},
+    "versions": {"sklearn": "1.9.1"}, "seed": 0,
+    "fit": {"seconds": 0.5, "n_iter": 14, "max_iter": 200, "converged": True, "warnings": []},
+    "metrics": {"test_accuracy": 0.96, "cv_scores": [0.95, 0.96], "cv_mean": 0.955, "precision": 0.9,
+                "recall": 0.8, "f1": 0.85, "roc_auc": 0.99, "threshold_at_target": 1.5},
+}
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**63, 2**64) | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+
+
+def _paths(node, prefix=()):
+    yield prefix
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _paths(v, prefix + (k,))
+
+
+_RUN_PATHS = [p for p in _paths(_VALID_RUN) if p]
+
+
+@st.composite
+def run_json_files(draw):
+    """A valid run.json with a few fields replaced by any JSON, deleted, or nested deep."""
+    import copy
+    import json
+
+    meta = copy.deepcopy(_VALID_RUN)
+    for _ in range(draw(st.integers(0, 3))):
+        path = draw(st.sampled_from(_RUN_PATHS))
+        node = meta
+        for k in path[:-1]:
+            if not isinstance(node, dict) or k not in node:
+                break
+            node = node[k]
+        else:
+            if isinstance(node, dict):
+                action = draw(st.sampled_from(["replace", "replace", "delete", "deep"]))
+                if action == "delete":
+                    node.pop(path[-1], None)
+                elif action == "deep":
+                    depth = draw(st.integers(1, 3000))
+                    node[path[-1]] = json.loads("[" * depth + "]" * depth) if depth < 900 else None
+                    if depth >= 900:  # too deep for json.dumps: splice the text in
+                        marker = "\"__deep__\""
+                        node[path[-1]] = "__deep__"
+                        text = json.dumps(meta).replace(marker, "[" * depth + "]" * depth, 1)
+                        return text.encode()
+                else:
+                    node[path[-1]] = draw(_JSON)
+    text = json.dumps(meta)
+    return draw(st.sampled_from([text.encode(), text.encode()[: draw(st.integers(0, len(text)))]]))
+
+
+RUN_JSON_INPUTS = st.one_of(st.binary(max_size=200), run_json_files())
+
+
+def check_run_json(data: bytes) -> str:
+    """read_run either refuses (DigitlabError) or gives a run whose summary and records work."""
+    from pathlib import Path
+
+    from digitlab.runs import read_run
+
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "run.json").write_bytes(data)
+        with _Bounded(len(data), factor=64):
+            try:
+                run = read_run(Path(tmp))
+            except DigitlabError:
+                return "refused"
+        summary = run.summary()
+    assert summary["id"] and isinstance(run.classes, list) and run.info is not None
+    return "ok"
+
+
 TARGETS = {
     "idx parser (datasets.idx.read_idx_bytes)": (check_idx, IDX_INPUTS),
     "csv loader (datasets._load_csv.load_csv)": (check_csv, CSV_INPUTS),
     "image preprocessing (preprocess.preprocess)": (check_image, IMAGE_INPUTS),
     "npy reader (predicting._load_array)": (check_npy, NPY_INPUTS),
+    "run.json reader (runs.read_run)": (check_run_json, RUN_JSON_INPUTS),
 }
 
 FUZZ_SETTINGS = dict(deadline=DEADLINE_MS, database=None,
@@ -287,3 +373,85 @@ def run_property(check, strategy, n: int, seed: int = 0) -> dict:
     except Exception as exc:  # noqa: BLE001 - the falsifying input's error is the result
         failure = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
     return {**counts, "failure": failure}
+
+
+# --------------------------------------------------------------------------- mutation fuzzing
+# Hypothesis builds structured inputs well but slowly (~5-100 ms each, most of it generation), too
+# slow for the 20,000 cases per parser CI runs and the 1,000,000 of `make fuzz`. So the volume
+# comes from byte-level mutation of seeds, as AFL and libFuzzer do: a few hundred seeds drawn
+# from the hypothesis strategies above, each case a seed with a few random edits.
+_INTERESTING = [b"\x00", b"\xff", b"\x7f", b"\x80", b"\x00\x00\x00\x00", b"\xff\xff\xff\xff", b"\x00\x00\x08\x03",
+                b",", b"\n", b"\r\n", b"nan", b"-1", b"1e400", b'"', b"[", b"]" , b"{", b"}", b"null", b"\xef\xbb\xbf",
+                b"1" * 40, b"Infinity", b"9" * 5000]
+
+
+def mutate(data: bytes, rng: np.random.Generator, max_len: int = 1 << 16) -> bytes:
+    """*data* with 1-4 random edits: flip, set, insert, delete, duplicate, truncate, splice in a token."""
+    buf = bytearray(data)
+    for _ in range(int(rng.integers(1, 5))):
+        op = int(rng.integers(0, 7))
+        n = len(buf)
+        i = int(rng.integers(0, n + 1))
+        if op == 0 and n:  # flip one bit
+            j = min(i, n - 1)
+            buf[j] ^= 1 << int(rng.integers(0, 8))
+        elif op == 1 and n:  # set a byte
+            buf[min(i, n - 1)] = int(rng.integers(0, 256))
+        elif op == 2:  # insert a token
+            buf[i:i] = _INTERESTING[int(rng.integers(0, len(_INTERESTING)))]
+        elif op == 3 and n:  # delete a run
+            del buf[i:i + int(rng.integers(1, 64))]
+        elif op == 4 and n:  # duplicate a run
+            j = int(rng.integers(0, n))
+            buf[i:i] = buf[j:j + int(rng.integers(1, 256))]
+        elif op == 5:  # truncate
+            del buf[i:]
+        elif n:  # overwrite four bytes with a big-endian integer (IDX dims, lengths)
+            buf[min(i, n - 1):min(i, n - 1) + 4] = int(rng.integers(0, 2**32)).to_bytes(4, "big")
+    return bytes(buf[:max_len])
+
+
+def seeds_from(strategy, n: int, seed: int = 0) -> list:
+    """*n* examples of a hypothesis strategy, reproducibly (the corpus the mutator starts from)."""
+    from hypothesis import seed as hseed
+
+    out = []
+
+    @hseed(seed)
+    @settings(max_examples=n, **FUZZ_SETTINGS)
+    @given(strategy)
+    def collect(x):
+        out.append(x)
+
+    collect()
+    return [x for x in out if isinstance(x, bytes)] or [b""]
+
+
+def run_mutations(check, seeds: list[bytes], n: int, seed: int = 0, progress=None) -> dict:
+    """Feed *n* mutated seeds to *check*; count outcomes; stop at the first failure (kept as
+    ``failing_input`` so it can become an ``@example``)."""
+    rng = np.random.default_rng(seed)
+    counts = {"cases": 0, "ok": 0, "refused": 0}
+    tracing = not tracemalloc.is_tracing()
+    if tracing:
+        tracemalloc.start()  # once for the run: starting it per case costs more than the parsers
+    try:
+        for k in range(n):
+            data = mutate(seeds[int(rng.integers(0, len(seeds)))], rng)
+            try:
+                counts[check(data)] += 1
+            except Exception as exc:  # noqa: BLE001 - the contract is broken: report this input
+                counts["cases"] = k + 1
+                return {**counts, "failure": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+                        "failing_input": data}
+            counts["cases"] = k + 1
+            if progress and (k + 1) % 1000 == 0:
+                progress(k + 1)
+    finally:
+        if tracing:
+            tracemalloc.stop()
+    return {**counts, "failure": None}
+
+
+# byte-level targets (arrays given to preprocess() are covered by the hypothesis property)
+MUTATION_TARGETS = {name: (check, strategy) for name, (check, strategy) in TARGETS.items()}

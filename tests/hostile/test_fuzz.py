@@ -9,15 +9,19 @@ with junk cells, images in allowed and refused formats, arrays of any dtype and 
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 
 import pytest
 from hypothesis import example, given, settings
 
-from _fuzzing import (CSV_INPUTS, FUZZ_SETTINGS, IDX_INPUTS, IMAGE_INPUTS, NPY_INPUTS, check_csv, check_idx,
-                      check_image, check_npy, run_property)
+from _fuzzing import (CSV_INPUTS, FUZZ_SETTINGS, IDX_INPUTS, IMAGE_INPUTS, NPY_INPUTS, RUN_JSON_INPUTS, TARGETS,
+                      check_csv, check_idx, check_image, check_npy, check_run_json, run_mutations, run_property,
+                      seeds_from)
 
-N = 150
+N = 150  # hypothesis examples per property (structured inputs; generation is the slow part)
+# mutation cases per parser: 20,000 in CI (`make test`); `make fuzz` runs 1,000,000 in all
+N_MUTATIONS = int(os.environ.get("DIGITLAB_FUZZ_CASES", "20000"))
 
 
 @settings(max_examples=N, **FUZZ_SETTINGS)
@@ -43,6 +47,8 @@ def test_fuzz_csv_loader(data):
 @example(b"")
 @example(b"\x93NUMPY\x01\x00v\x00{'descr': '|u1', 'fortran_order': False, 'shape': (100000, 28, 28), }"
          + b" " * 43 + b"\n")  # a header claiming 78 MB in a 128-byte file: refused, not mapped
+@example(b"\x93NUMPY\x01\x00v\x00{'descr': '|u1', 'fortran_order': False, 'shape': (-1, 28), }"
+         + b" " * 53 + b"\n" + bytes(28))  # found by fuzzing: numpy's reader accepts a negative dimension
 def test_fuzz_npy_reader(data):
     check_npy(data)
 
@@ -71,7 +77,15 @@ def test_run_property_counts_and_reports_failures():
     assert bad["failure"] == "ValueError: boom"
 
 
-@pytest.mark.parametrize("target", ["idx", "csv", "image", "npy"])
+@settings(max_examples=N, **FUZZ_SETTINGS)
+@given(RUN_JSON_INPUTS)
+@example(b'{"model": ' + b"[" * 200_000 + b"]" * 200_000 + b"}")  # H8: nested 200,000 deep
+@example(b'{"dataset": {"name": "d"}, "model": {"name": "m"}, "task": "y"}')  # H8: a wrong type
+def test_fuzz_run_json_reader(data):
+    check_run_json(data)
+
+
+@pytest.mark.parametrize("target", ["idx", "csv", "image", "npy", "run.json"])
 def test_fuzz_inputs_reach_both_outcomes(target):
     """The generators are not degenerate: some inputs parse, some are refused, none break."""
     from _fuzzing import TARGETS
@@ -80,3 +94,13 @@ def test_fuzz_inputs_reach_both_outcomes(target):
     got = run_property(check, strategy, 80, seed=3)
     assert got["failure"] is None
     assert got["ok"] > 0 and got["refused"] > 0
+
+
+@pytest.mark.parametrize("target", list(TARGETS), ids=[t.split(" ")[0] for t in TARGETS])
+def test_fuzz_mutations(target):
+    """N_MUTATIONS byte-level mutations of structured seeds per parser: every one parses or is
+    refused with a DigitlabError, within its memory bound (BENCHMARKS.md counts these)."""
+    check, strategy = TARGETS[target]
+    got = run_mutations(check, seeds_from(strategy, 100, seed=0), N_MUTATIONS, seed=1)
+    assert got["failure"] is None, (got["failure"], got.get("failing_input", b"")[:200])
+    assert got["cases"] == N_MUTATIONS and got["ok"] + got["refused"] == N_MUTATIONS

@@ -32,7 +32,7 @@ BAD = [
     ("not-an-object", lambda m: "[1, 2]", "expected a JSON object"),
     ("not-json", lambda m: "{'model': 1", "not JSON"),
     ("newer-format", lambda m: {**m, "format": 99}, "newer digitlab"),
-    ("huge", lambda m: {**m, "notes": "x" * (9 * 2**20)}, "the limit is"),
+    ("huge", lambda m: {**m, "notes": "x" * (9 * 2**20)}, "more than the 8 MiB limit"),
     ("no-model", lambda m: {k: v for k, v in m.items() if k != "model"}, "model"),
 ]
 
@@ -72,7 +72,7 @@ def test_bad_run_json_is_refused_with_its_field(runs_dir, name, how, phrase):
     with pytest.raises(DataError) as info:
         read_run(runs_dir / bad)
     assert info.value.exit_code == 65
-    assert "run.json: invalid run description" in str(info.value) and phrase in str(info.value)
+    assert "run.json: " in str(info.value) and phrase in str(info.value)
     good, marked = scan_runs(runs_dir)
     assert len(good) == 2 and [b.id for b in marked] == [bad]
     assert [r.id for r in list_runs(runs_dir)] == [r.id for r in good]
