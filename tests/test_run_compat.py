@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from digitlab.runs import list_runs, read_run
+from digitlab.runs import list_runs
 
 FIXTURE = Path(__file__).parent / "data" / "runs-0.1.0"
 

@@ -1,7 +1,6 @@
 """The whole study, on the small digits set (fast) and on MNIST (quick subset, slow group)."""
 
 import json
-import re
 
 import pytest
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from . import _config, _json
 from ._atomic import PART_MARK, ensure_dir, normal_mode, os_error, write_text
 from . import run_format
-from ._files import read_input_bytes
+from ._files import MAX_JSON_BYTES, read_input_bytes
 from .exceptions import DataError, DigitlabError, InputMissingError, ModelError
-from .run_format import RUN_FORMAT, RunDescription
+from .run_format import RunDescription
 
 ID_RE = re.compile(r"^[a-z0-9-]{1,64}$")
 MODEL_FILE = "model.skops"

@@ -551,7 +551,7 @@ def search(dataset="mnist", model: str = "logreg", *, grid: dict | None = None,
         for item in lost:
             echo(f"note: worker {item['worker']} was lost during the search; "
                  f"its {item['processing_tasks']} tasks were rescheduled")
-        run = _write_run(w, searcher, pipe, space, split, X, y, ds, dataset, model, kind, scoring, cv,
+        _write_run(w, searcher, pipe, space, split, X, y, ds, dataset, model, kind, scoring, cv,
                          seed, fixed, raw_pixels, detect, test_size, limit, stratify, n_iter, factor,
                          seconds, backend_info, evaluate)
         final = w.commit()

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .exceptions import DataError, ParameterError
-from .runs import MODEL_FILE, RUN_FORMAT, Run, RunWriter, make_run_id, read_run
+from .exceptions import ParameterError
+from .run_format import RUN_FORMAT
+from .runs import MODEL_FILE, Run, RunWriter, make_run_id, read_run
 
 
 def library_versions() -> dict:
@@ -130,7 +131,6 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
         X_train, y_train = shift_augment(split.train.images, y_train)
     if detect is not None:
         y_train = binary_target(y_train, detect, ds.classes)
-    classes = task_classes(ds.classes, detect)
     name_parts = [ds.name, model] + ([f"detect{detect}"] if detect is not None else [])
     run_id = make_run_id(*name_parts)
     with RunWriter(run_id, runs_dir) as w:

@@ -7,7 +7,6 @@ kept in test-artifacts/ for a human to look at.
 from __future__ import annotations
 
 import math
-import shutil
 import sys
 from pathlib import Path
 

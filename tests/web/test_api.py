@@ -3,7 +3,6 @@
 import asyncio
 import base64
 import io
-import json
 
 import numpy as np
 import pytest

@@ -1,10 +1,8 @@
 """BAD-INPUTS sections C, D and G through the web API: the status, a JSON {error, detail}, no 500."""
 
 import io
-import json
 import os
 import shutil
-import time
 
 import numpy as np
 import pytest

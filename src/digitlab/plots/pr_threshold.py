@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 
 from ._run_data import as_run, load_eval, load_predictions, require
 from ._save import new_figure
