@@ -225,11 +225,12 @@ def make(seed: int = SEED):
             # two handwriting-style fonts for every print font
             pool = hand if k % 3 else printed
             font = pool[int(rng.integers(0, len(pool)))]
-            images.append(shoot(lambda: render_font(d, font, rng, int(rng.integers(40, 140))), font.stem))
+            images.append(shoot(lambda d=d, font=font: render_font(d, font, rng, int(rng.integers(40, 140))),
+                                font.stem))
             labels.append(d)
             sources.append(font.stem)
         for _ in range(PER_DIGIT["strokes"]):
-            images.append(shoot(lambda: render_strokes(d, rng, int(rng.integers(40, 140))), "strokes"))
+            images.append(shoot(lambda d=d: render_strokes(d, rng, int(rng.integers(40, 140))), "strokes"))
             labels.append(d)
             sources.append("strokes")
     order = rng.permutation(len(images))  # digits interleaved, so any prefix is balanced-ish

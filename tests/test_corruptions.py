@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from digitlab.corruptions import CORRUPTIONS, SEVERITIES, RobustnessResult, corrupt, robustness
+from digitlab.corruptions import (
+    CORRUPTIONS,
+    SEVERITIES,
+    RobustnessResult,
+    corrupt,
+    robustness,
+)
 from digitlab.exceptions import DataError, ParameterError
 
 NAMES = list(CORRUPTIONS)
@@ -297,7 +303,7 @@ def test_robustness_measures_slow_corruptions_on_a_subset(monkeypatch, mnist_ima
     """Check a corruption with max_images is measured on a seeded subset, with its own clean baseline."""
     monkeypatch.setitem(CORRUPTIONS, "crop", dataclasses.replace(CORRUPTIONS["crop"], max_images=50))
     y = np.arange(len(mnist_images)) % 10
-    predict = lambda X: np.where(X[:, 300] > 0, 1, 0)  # noqa: E731 - any callable works
+    predict = lambda X: np.where(X[:, 300] > 0, 1, 0)
     r = robustness(predict, mnist_images, y, corruptions=["crop", "blur"], seed=3)
     assert r.n_images == {"crop": 50, "blur": 200}
     assert r.baseline["blur"] == r.clean_accuracy
@@ -308,7 +314,7 @@ def test_robustness_measures_slow_corruptions_on_a_subset(monkeypatch, mnist_ima
 def test_robustness_refuses_bad_arguments(mnist_images):
     """Check mismatched labels, a broken predict and bad corruption lists fail with one clear line."""
     y = np.zeros(len(mnist_images), int)
-    ok = lambda X: np.zeros(len(X), int)  # noqa: E731
+    ok = lambda X: np.zeros(len(X), int)
     with pytest.raises(DataError, match="y: expected 200 labels"):
         robustness(ok, mnist_images, y[:-1])
     with pytest.raises(DataError, match="predict returned shape"):

@@ -5,42 +5,37 @@ on black (MNIST's 28x28, scikit-learn's 8x8 or any other size: pixel amounts bel
 and scale with the side). Every random choice comes from a ``numpy.random.Generator``, so a seed
 gives the same images on every machine.
 
-=========== =================================================== =================================
-name        what (severity 1 / 2 / 3, at 28x28)                 MNIST-C (Mu & Gilmer, 2019)
-=========== =================================================== =================================
-shift       ±2 / ±3 / ±4 px along each axis, signs at random    ``translate``: ±1..5 px; released
-                                                                at 3 (our severity 2)
-rotation    ±11.5° / ±22.9° / ±34.4° (0.2 / 0.4 / 0.6 rad)      ``rotate``: same radians; released
-                                                                at 0.4 (our severity 2)
-scale       shrunk to 0.8 / 0.7 / 0.6 about the centre           ``scale``: 0.9..0.5; released at
-                                                                0.7 (our severity 2)
-shear       horizontal slant 0.2 / 0.4 / 0.6 px per px, ±       ``shear``: skimage shear angle
-                                                                0.2..1 rad, released at 0.4; its
-                                                                slant sin(0.4) = 0.39 is ours,
-                                                                without its cos() vertical squash
-thinner     strokes 0.5 / 1 / 1.5 px thinner (grey erosion,      none; Morpho-MNIST
-            brightest ink kept at full strength)                (Castro et al. 2019) thins and
-thicker     strokes 1 / 2 / 3 px thicker (grey dilation)        thickens binarised
-                                                                4x upsampled digits; we keep grey
-                                                                levels (square footprint at 4x)
-noise       additive Gaussian, σ = 0.1 / 0.2 / 0.3 of 255       ``gaussian_noise`` (not released):
-                                                                σ 0.08..0.38; released noises are
-                                                                shot and impulse
-blur        Gaussian, σ = 1 / 1.5 / 2 px                        ``gaussian_blur`` (not released):
-                                                                σ 1..6; released blurs are glass
-                                                                and motion
-elastic     smooth random displacement (Simard et al. 2003,     ``elastic_transform`` (not
-            σ = 4 px), RMS 1.5 / 2.5 / 3.5 px; Simard's         released); we fix the RMS
-            training augmentation (α = 34) is ~2 px RMS         displacement instead of α
-occlusion   a 6 / 9 / 12 px square erased, centred on a random  ``stripe``, ``dotted_line``,
-            ink pixel (cutout)                                  ``zigzag`` *add* ink; ours removes
-                                                                part of the digit
-contrast    (x - mean) * 0.4 / 0.2 / 0.1 + mean per image       ``contrast`` (not released): same
-                                                                formula, factors 0.4..0.05
-crop        dark digit on light paper, 5 / 15 / 25 % of its      none (closest: ``translate``)
-            ink cut off at a random edge, off-centre in a
-            larger canvas, then :func:`digitlab.preprocess`
-=========== =================================================== =================================
+Each entry: what it does at severities 1 / 2 / 3 (for 28x28), then the MNIST-C (Mu & Gilmer,
+2019, github.com/google-research/mnist-c) corruption it follows and where it differs.
+
+- ``shift``: ±2 / ±3 / ±4 px along each axis, signs at random. MNIST-C ``translate`` (±1..5 px,
+  released at 3 = our severity 2).
+- ``rotation``: ±11.5° / ±22.9° / ±34.4° about the centre. MNIST-C ``rotate``: the same 0.2 /
+  0.4 / 0.6 rad (released at 0.4).
+- ``scale``: shrunk to 0.8 / 0.7 / 0.6 about the centre. MNIST-C ``scale`` (0.9..0.5, released
+  at 0.7).
+- ``shear``: horizontal slant of ±0.2 / 0.4 / 0.6 px per row. MNIST-C ``shear`` (skimage shear
+  angle 0.2..1 rad, released at 0.4): its slant sin(0.4) = 0.39 is ours; its cos() vertical
+  squash is left out (that is ``scale``).
+- ``thinner`` / ``thicker``: strokes 0.5 / 1 / 1.5 px thinner, 1 / 2 / 3 px thicker (grey
+  erosion / dilation with a square at 4x resolution; thinned digits keep their brightest ink at
+  full strength, as a thin pen draws). Not in MNIST-C; Morpho-MNIST (Castro et al., 2019) thins
+  and thickens binarised 4x-upsampled digits with a disk; we keep the grey levels.
+- ``noise``: additive Gaussian, σ = 0.1 / 0.2 / 0.3 of full scale. MNIST-C ``gaussian_noise``
+  (σ 0.08..0.38, not in the released set, which uses shot and impulse noise).
+- ``blur``: Gaussian, σ = 1 / 1.5 / 2 px. MNIST-C ``gaussian_blur`` (σ 1..6, not released; the
+  released blurs are glass and motion blur).
+- ``elastic``: a smooth random displacement field (Simard et al., 2003: uniform noise smoothed
+  with σ = 4 px), scaled to an RMS displacement of 1.5 / 2.5 / 3.5 px; Simard's training
+  augmentation (α = 34) is about 2 px RMS. MNIST-C ``elastic_transform`` (not released) sets α
+  instead, so its strength varies from image to image.
+- ``occlusion``: a 6 / 9 / 12 px square erased, centred on a random ink pixel (cutout). MNIST-C's
+  ``stripe``, ``dotted_line`` and ``zigzag`` *add* ink; ours removes part of the digit.
+- ``contrast``: ``(x - mean) * 0.4 / 0.2 / 0.1 + mean`` per image. MNIST-C ``contrast``: the same
+  formula (factors 0.4..0.05, not released).
+- ``crop``: the digit, dark on light paper, with 5 / 15 / 25 % of its ink box cut off at a random
+  edge, placed off-centre in a larger canvas (2x upsampled, as a photo), then run through
+  :func:`digitlab.preprocess.preprocess`. Not in MNIST-C (closest: ``translate``).
 
 Severity 2 sits where MNIST-C released a corruption when it has a counterpart. MNIST-C's fog,
 spatter, brightness, canny edges, glass and motion blur and the line corruptions are not here:
@@ -64,14 +59,14 @@ and reports accuracy on the *same* clean subset beside it (``baseline``).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from .exceptions import DataError, ParameterError
 
-__all__ = ["Corruption", "CORRUPTIONS", "SEVERITIES", "corrupt", "robustness", "RobustnessResult"]
+__all__ = ["CORRUPTIONS", "SEVERITIES", "Corruption", "RobustnessResult", "corrupt", "robustness"]
 
 SEVERITIES = (1, 2, 3)
 REF_SIDE = 28  # amounts in pixels are for 28x28 images and scale with the image side
@@ -197,7 +192,7 @@ def _warp(images: np.ndarray, matrices: np.ndarray, shifts: np.ndarray) -> np.nd
 
 def _shift_whole(images: np.ndarray, shifts: np.ndarray) -> np.ndarray:
     """Whole-pixel shifts by slicing, one group of images per distinct shift (exact, ~100x faster)."""
-    n, h, w = images.shape
+    _, h, w = images.shape
     out = np.zeros_like(images)
     for dy, dx in np.unique(shifts, axis=0):
         sel = np.flatnonzero((shifts[:, 0] == dy) & (shifts[:, 1] == dx))
@@ -268,9 +263,9 @@ def _stroke_filter(images: np.ndarray, width: float) -> np.ndarray:
     shifted copies at the original size, weighted by how many sub-pixels see each span: ~50x
     cheaper than working at 112x112 (the equality is tested).
     """
-    n, h, w = images.shape
+    _, h, w = images.shape
     f = max(1, round(SUPERSAMPLE_SIDE / min(h, w)))
-    r = int(round(abs(width) / 2 * f))  # sub-pixels added or removed on each side of a stroke
+    r = round(abs(width) / 2 * f)  # sub-pixels added or removed on each side of a stroke
     if r == 0:
         return images
     op = np.maximum if width > 0 else np.minimum
@@ -348,7 +343,7 @@ def _render_elastic(images, p):
 # ---- occlusion (cutout): a square of background centred on a random ink pixel
 
 def _draw_occlusion(images, level, rng):
-    n, h, w = images.shape
+    n, _, w = images.shape
     flat = images.reshape(n, -1)
     ink = flat >= (flat.max(axis=1, keepdims=True) // 2).clip(1)  # blank image: every pixel qualifies
     ink |= ~ink.any(axis=1, keepdims=True)
@@ -359,7 +354,7 @@ def _draw_occlusion(images, level, rng):
 
 
 def _render_occlusion(images, p):
-    n, h, w = images.shape
+    _, h, w = images.shape
     side = p["side"][:, None]
     top = p["row"][:, None] - (side - 1) // 2
     left = p["col"][:, None] - (side - 1) // 2
@@ -398,14 +393,14 @@ def _render_crop(images, p):
         box = img[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
         bh, bw = box.shape
         edge = _EDGES[int(p["edge"][i])]
-        k = int(round(p["cut"][i] * (bh if edge in ("top", "bottom") else bw)))
+        k = round(float(p["cut"][i]) * (bh if edge in ("top", "bottom") else bw))
         box = {"top": box[k:], "bottom": box[: bh - k], "left": box[:, k:], "right": box[:, : bw - k]}[edge]
         bh, bw = box.shape
         m = p["margins"][i]
         # the cut edge lies on the canvas edge; the other sides get random margins (off-centre)
         pad = {"top": (0, m[0] * bh, m[1] * bw, m[2] * bw), "bottom": (m[0] * bh, 0, m[1] * bw, m[2] * bw),
                "left": (m[0] * bh, m[1] * bh, 0, m[2] * bw), "right": (m[0] * bh, m[1] * bh, m[2] * bw, 0)}[edge]
-        t, b, left, right = (int(round(v)) + 1 for v in pad)  # +1: some paper on every side
+        t, b, left, right = (round(float(v)) + 1 for v in pad)  # +1: some paper on every side
         if edge == "top":
             t = 0
         elif edge == "bottom":
@@ -552,7 +547,7 @@ class RobustnessResult:
         }
 
     @classmethod
-    def from_dict(cls, d) -> "RobustnessResult":
+    def from_dict(cls, d) -> RobustnessResult:
         """Read :meth:`to_dict`'s output back, checking every field.
 
         Raises
@@ -678,7 +673,7 @@ def robustness(predict: Callable, images: np.ndarray, y, *, corruptions=None, se
                 progress(step, total, f"{name} {s}")
         accuracy[name] = tuple(accs)
         baseline[name] = float(clean_hits[idx].mean())
-        n_images[name] = int(len(idx))
+        n_images[name] = len(idx)
         levels[name] = tuple(c.describe(s) for s in severities)
     return RobustnessResult(clean_accuracy=float(clean_hits.mean()), severities=severities, accuracy=accuracy,
                             baseline=baseline, n_images=n_images, levels=levels, seed=seed, n_test=n)
