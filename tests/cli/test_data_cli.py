@@ -254,7 +254,7 @@ def test_data_info_bad_idx_file(run_cli, tmp_path, cache, case):
 def test_data_info_missing_path(run_cli, tmp_path):
     """A14: exit 66, the path and the dataset names in the message."""
     assert_fails(run_cli, ["data", "info", tmp_path / "nope"], 66,
-                 f"{tmp_path / 'nope'}: no such file or folder, and not a dataset name (mnist, fashion-mnist, digits)")
+                 f"{tmp_path / 'nope'}: no such file or folder, and not a dataset name (mnist, fashion-mnist, digits, wild-digits)")
 
 
 def test_data_info_directory_instead_of_csv(run_cli, tmp_path):

@@ -113,7 +113,7 @@ def test_load_idx_folder_zero_images(tmp_path):
 def test_load_missing_path_and_unknown_name(tmp_path):
     """A14: not a file, not a folder, not a dataset name: exit 66 with the choices."""
     with pytest.raises(InputMissingError, match=re.escape(
-            f"{tmp_path / 'nope'}: no such file or folder, and not a dataset name (mnist, fashion-mnist, digits)")):
+            f"{tmp_path / 'nope'}: no such file or folder, and not a dataset name (mnist, fashion-mnist, digits, wild-digits)")):
         datasets.load(tmp_path / "nope")
 
 

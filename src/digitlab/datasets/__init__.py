@@ -35,7 +35,8 @@ def load(name: str | os.PathLike, *, split: str = "all", data_dir=None, cache_di
     Parameters
     ----------
     name : str or path-like
-        ``"mnist"``, ``"fashion-mnist"``, ``"digits"``, or a path: a folder with the four IDX
+        ``"mnist"``, ``"fashion-mnist"``, ``"digits"``, ``"wild-digits"`` (a frozen test set of
+        real-world-style digits, see ``_load_wild.py``), or a path: a folder with the four IDX
         files, a ``.csv`` file (``label,pixel1..pixelN``), or a folder with one image
         sub-folder per class.
     split : {"all", "train", "test"}, default="all"
@@ -63,6 +64,10 @@ def load(name: str | os.PathLike, *, split: str = "all", data_dir=None, cache_di
         ds = _load_remote(REMOTE[key], data_dir, cache_dir, download, progress)
     elif key == "digits":
         ds = load_digits()
+    elif key == "wild-digits":
+        from ._load_wild import load_wild_digits
+
+        ds = load_wild_digits()
     else:
         ds = _load_path(Path(name), header=header)
     if split == "all":

@@ -66,7 +66,7 @@ FASHION_MNIST = RemoteDataset(
 )
 
 REMOTE = {d.name: d for d in (MNIST, FASHION_MNIST)}
-BUILTIN = ("digits",)
+BUILTIN = ("digits", "wild-digits")
 NAMES = tuple(REMOTE) + BUILTIN
 
 
@@ -76,6 +76,8 @@ _WHAT = {
     "fashion-mnist": "photos of clothing — T-shirts, trousers, sneakers, bags and six more kinds — "
                      "light on a black background, each centred",
     "digits": "handwritten digits scanned at 8×8 pixels in 17 grey levels",
+    "wild-digits": "digits in unseen handwriting-style and print fonts and from a pen-stroke generator, "
+                   "photographed on paper and preprocessed like a user's upload (a test set only)",
 }
 _NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine", 10: "ten"}
 

@@ -19,6 +19,7 @@ _LAZY = {
     "ErrorGalleryDisplay": "error_gallery",
     "ProbaBarsDisplay": "proba_bars",
     "ConfusedPairsDisplay": "confused_pairs",
+    "RobustnessDisplay": "robustness",
 }
 
 __all__ = ["save_figure", "DigitGridDisplay", "ClassDistributionDisplay", *_LAZY]
