@@ -194,3 +194,36 @@ def test_g14_uvicorn_level_errors_are_json(web_runs, tmp_path, seven_png):
         while predict(port, seven_png)[0] != 200:  # slots are freed as the server notices the closes
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+def test_waiting_connections_beyond_the_cap_close_the_oldest(web_runs, seven_png):
+    """Check a flood of silent connections cannot use up the server's sockets: beyond
+    ``max_waiting`` each new connection closes the one waiting longest, and requests are served."""
+    from _live import live_server
+
+    from digitlab.web import create_app
+    from digitlab.web._protocol import DigitlabHttpProtocol
+
+    # timeouts far away, so only the cap can close anything here
+    capped = type("Capped", (DigitlabHttpProtocol,), {"max_waiting": 8, "idle_seconds": 600, "header_seconds": 600})
+    with live_server(create_app(web_runs["root"], web_runs["mnist"].id), http=capped) as base:
+        port = int(base.rsplit(":", 1)[1])
+        socks = []
+        for _ in range(20):  # one at a time, so their order is the server's order
+            s = socket.create_connection(("127.0.0.1", port))
+            socks.append(s)
+            s.sendall(b"GET")  # a request begun, never finished: waits too
+            assert request(port, "GET", "/api/runs")[0] == 200  # served, and the server has seen s
+        try:
+            status, _, body = predict(port, seven_png)
+            assert status == 200 and json.loads(body)["prediction"] == "7"
+            deadline = time.monotonic() + DEADLINE
+            closed = [read_until_closed(s, deadline)[1] for s in socks[:12]]
+            assert all(closed)
+            for s in socks[-7:]:  # the newest are still open
+                s.setblocking(False)
+                with pytest.raises(BlockingIOError):
+                    s.recv(1)
+        finally:
+            for s in socks:
+                s.close()
