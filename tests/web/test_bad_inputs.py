@@ -117,6 +117,17 @@ def test_c4_png_bomb_is_413(client):
                 "image too large (10000×10000 pixels")
 
 
+def test_h6_decode_bomb_is_413(client):
+    """Check H6 through the API: a PNG under the pixel cap whose decode would need 151 MB is
+    refused from its header, 413."""
+    img = Image.new("RGBA", (6300, 6300), (255, 255, 255, 255))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", compress_level=9)
+    assert len(buf.getvalue()) < 300_000
+    check_error(client.post("/api/predict", content=buf.getvalue(), headers=PNG), 413, "too_large",
+                "body: image too large to decode (6300×6300 RGBA PNG needs about 151 MB of memory; the limit is 96 MB)")
+
+
 def test_blank_canvas_says_no_digit(client):
     check_error(client.post("/api/predict", content=png_bytes(np.full((280, 280), 255, np.uint8)),
                                 headers=PNG), 422,

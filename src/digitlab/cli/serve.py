@@ -78,6 +78,7 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
         from ..web._protocol import uvicorn_options
     except ModuleNotFoundError as exc:  # the web extra is optional
         raise click.ClickException(f"`digitlab serve` needs {exc.name}: pip install 'digitlab[web]'") from None
+    from .._imagemem import prefer_mmap
     from ..runs import list_runs, resolve_run
 
     if run is None and list_runs(runs_dir):
@@ -92,6 +93,8 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
     if not _is_loopback(host):
         click.echo(f"warning: listening on {host}: other machines on your network can reach this app "
                    "(there is no authentication)", err=True)
+    # big image buffers in their own mappings, so memory goes back after a burst of uploads (H6)
+    prefer_mmap()
     sock = bind_socket(host, port)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"serving {resolved.id if resolved else 'no run'} on http://{shown}:{sock.getsockname()[1]}/ "

@@ -90,6 +90,9 @@ def app_from_env() -> FastAPI:
     import json
     import os
 
+    from .._imagemem import prefer_mmap
+
+    prefer_mmap()  # as `serve` does in its own process (H6)
     cfg = json.loads(os.environ[SERVE_ENV])
     return create_app(cfg.get("runs_dir"), cfg.get("run"), allowed_hosts=cfg.get("allowed_hosts"),
                       limit_concurrency=cfg.get("limit_concurrency", LIMIT_CONCURRENCY))
