@@ -227,3 +227,27 @@ def test_waiting_connections_beyond_the_cap_close_the_oldest(web_runs, seven_png
         finally:
             for s in socks:
                 s.close()
+
+
+def test_oversized_headers_get_431(web_runs, seven_png):
+    """Check a request line or header block over 64 KB is refused with 431 (JSON) as it streams
+    in, while 30 KB of headers (big cookies) are still served."""
+    from _live import live_server
+
+    from digitlab.web import create_app
+
+    with live_server(create_app(web_runs["root"], web_runs["mnist"].id)) as base:
+        port = int(base.rsplit(":", 1)[1])
+        for start in (b"GET /api/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ", b"GET /api/runs?q="):
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.sendall(start)
+                with contextlib.suppress(OSError):  # the server closes as soon as it has seen enough
+                    for _ in range(64):
+                        s.sendall(b"a" * 65536)
+                data, closed = read_until_closed(s, time.monotonic() + DEADLINE)
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert closed and head.startswith(b"HTTP/1.1 431"), data[:200]
+            assert json.loads(body) == {"error": "headers_too_large", "detail": "request line and headers are over 64 KB"}
+        status, _, _ = request(port, "GET", "/api/runs", headers={"Cookie": "a=" + "b" * 30000})
+        assert status == 200
+        assert predict(port, seven_png)[0] == 200
