@@ -186,7 +186,8 @@ def run(quick: bool) -> list[dict]:
     bounded = max(values) - r["idle"] <= 300 and r["after"] - r["idle"] <= 100
     ok = n_err == 0 and bounded and r["alive"] and len(lat) > 0
     attack = ", ".join(f"{k}: {v}" for k, v in sorted(r["attack"].items()))
-    notes = (f"{len(lat)} good requests, {n_err} errors {r['errors'] or ''}; latency p50 {np.percentile(lat, 50):.0f} ms, "
+    errors = f"{n_err} errors {r['errors']}" if n_err else "0 errors"
+    notes = (f"{len(lat)} good requests, {errors}; latency p50 {np.percentile(lat, 50):.0f} ms, "
              f"p99 {np.percentile(lat, 99):.0f} ms, max {lat.max():.0f} ms; server RSS idle {r['idle']:.0f} MB, "
              f"max {max(values):.0f}, after {r['after']:.0f}; per minute {', '.join(per_minute)} MB; attackers: {attack}; "
              f"target: 0 errors, RSS bounded (max <= idle + 300 MB, back within 100 MB): {'met' if ok else 'NOT met'}")
