@@ -6,31 +6,41 @@ any size and mode, and scales the recipe for other input sizes (8x8 for ``digits
 fill the whole field). The CLI's ``predict``, the Python API and the web app all call this one
 function.
 
-Steps: decode under a format allow-list and a pixel cap -> first frame -> EXIF orientation ->
-grey in [0, 1] (transparency composited, 16-bit scaled) -> polarity from the background ->
-background removed and contrast stretched -> faint noise and specks dropped -> crop to the ink ->
-fit into the box -> centre of mass to the field's centre.
+Steps: decode under a format allow-list, a pixel cap and a memory budget, reduced to 1024 px ->
+first frame -> EXIF orientation -> grey in [0, 1] (transparency composited, 16-bit scaled) ->
+polarity from the background -> background removed and contrast stretched -> faint noise and
+specks dropped -> crop to the ink -> fit into the box -> centre of mass to the field's centre.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from . import _imagemem
 from ._files import MAX_IMAGE_BYTES, InputTooLargeError, read_input_bytes
 from .exceptions import DataError
 
 __all__ = ["Preprocessed", "preprocess", "preprocess_file", "preprocess_array", "open_image",
-           "to_gray", "ImageError", "UnsupportedImageError", "ImageTooLargeError", "NoDigitError",
-           "FORMATS", "MAX_PIXELS", "MAX_FILE_BYTES", "MIN_SIDE", "read_image_bytes"]
+           "to_gray", "ImageError", "UnsupportedImageError", "ImageTooLargeError", "ImageBusyError",
+           "NoDigitError", "FORMATS", "MAX_PIXELS", "MAX_DECODE_BYTES", "MAX_FILE_BYTES", "MIN_SIDE",
+           "read_image_bytes"]
 
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 FORMATS_TEXT = "PNG/JPEG/GIF/BMP/WEBP"
 MAX_PIXELS = 40_000_000  # decoded size cap, checked on the header before decoding (C4, C5)
+# Memory one decode may take, estimated from the header (H6): a 24 MP RGB PNG or progressive JPEG,
+# a 40 MP grey PNG; a 6300x6300 RGBA PNG (160 MB decoded from 150 KB) is refused before decoding.
+MAX_DECODE_BYTES = 96 * 2**20
+# Memory all decodes of a process may hold at once; more wait (H6: 16 uploads at once stay bounded)
+DECODES = _imagemem.DecodeBudget(160 * 2**20)
+MAX_PNG_TEXT = 4 * 2**20  # Pillow inflates PNG text chunks at open, up to 64 MB by default
 MAX_FILE_BYTES = MAX_IMAGE_BYTES  # an image file larger than this is not a photo of a digit
 MIN_SIDE = 8  # a smaller image cannot hold a readable digit (C3)
 WORK_SIDE = 1024  # big images are reduced to this before any float maths: digits survive, RAM stays low
@@ -56,6 +66,12 @@ class ImageTooLargeError(ImageError):
     """More pixels or bytes than digitlab decodes (C4, C5; HTTP 413)."""
 
     status = 413
+
+
+class ImageBusyError(ImageError):
+    """Too many large images are already waiting to be decoded (HTTP 503); retry later."""
+
+    status = 503
 
 
 class NoDigitError(ImageError):
@@ -93,8 +109,8 @@ def read_image_bytes(path, name: str | None = None, *, stdin: bool = False) -> b
                                  f"{MAX_FILE_BYTES // 2**20} MB)") from None
 
 
-def open_image(data: bytes | str | Path, name: str | None = None):
-    """Decode an image with Pillow under digitlab's format allow-list and pixel cap.
+def open_image(data: bytes | str | Path, name: str | None = None, *, max_side: int | None = None):
+    """Decode an image with Pillow under digitlab's format allow-list, pixel cap and memory budget.
 
     Parameters
     ----------
@@ -102,6 +118,9 @@ def open_image(data: bytes | str | Path, name: str | None = None):
         The encoded image, or a file to read it from.
     name : str, default=None
         What to call the image in error messages (default: the path, or ``"image"``).
+    max_side : int, default=None
+        Reduce the image to fit in ``max_side`` x ``max_side`` (area averaging) as part of the
+        decode, before any full-size copy is made. JPEGs are decoded at reduced scale anyway.
 
     Returns
     -------
@@ -114,37 +133,72 @@ def open_image(data: bytes | str | Path, name: str | None = None):
     UnsupportedImageError
         Empty, not an image, or not PNG/JPEG/GIF/BMP/WEBP (the content decides, never the name).
     ImageTooLargeError
-        More than ``MAX_PIXELS`` pixels (checked on the header, before decoding).
+        More than ``MAX_PIXELS`` pixels, or a decode estimated at more than ``MAX_DECODE_BYTES``
+        of memory (both checked on the header, before decoding).
+    ImageBusyError
+        Too many large images are waiting for the process's decode budget (``DECODES``).
     ImageError
         Truncated or corrupt, or smaller than ``MIN_SIDE`` pixels.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    with _decoded(data, name, max_side) as img:
+        return img
 
+
+_HEADER_LOCK = threading.Lock()  # Pillow's bomb limit is a module global, switched off around open()
+# EXIF orientation -> the transpose that makes the image upright (the map of ImageOps.exif_transpose,
+# applied here after the reduction instead of to a full-size copy)
+_ORIENT = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
+           7: "TRANSVERSE", 8: "ROTATE_90"}
+
+
+@contextlib.contextmanager
+def _decoded(data, name: str | None, max_side: int | None):
+    """Open, check and decode *data* while holding its reservation of the decode budget."""
     if isinstance(data, (str, Path)):
         name = name or str(data)
         data = read_image_bytes(data, name)
     name = name or "image"
     if not data:
         raise UnsupportedImageError(f"{name}: empty file; not a supported image ({FORMATS_TEXT})")
+    img, need = _open_checked(data, name)
+    if max_side:
+        need += _imagemem.work_bytes(img.size, max_side)
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(DECODES.reserve(need))
+        except _imagemem.BudgetBusy as exc:
+            raise ImageBusyError(f"{name}: the server is busy decoding other large images ({exc}); "
+                                 "retry shortly") from None
+        yield _load(img, name, max_side)
+
+
+def _open_checked(data: bytes, name: str):
+    """The opened, not yet decoded image and the memory its decode will hold, or an ImageError."""
+    from PIL import Image, PngImagePlugin, UnidentifiedImageError
+
     notes: list[str] = []
-    old = Image.MAX_IMAGE_PIXELS
+    # PNG text chunks are inflated at open() and kept; digitlab has no use for them (H6)
+    PngImagePlugin.MAX_TEXT_MEMORY = min(PngImagePlugin.MAX_TEXT_MEMORY, MAX_PNG_TEXT)
     try:
-        # Pillow's own bomb check is replaced by ours below (one message, JPEG draft allowed).
-        Image.MAX_IMAGE_PIXELS = None
-        img = Image.open(io.BytesIO(data), formats=FORMATS)
-        if img.format == "JPEG" or img.format == "MPO":
-            # decode at 1/2..1/8 scale in libjpeg: a 48 MP phone photo costs a few MB, not 150
-            img.draft(None, (WORK_SIDE, WORK_SIDE))
-        w, h = img.size
-        if w * h > MAX_PIXELS:
-            raise ImageTooLargeError(f"{name}: image too large ({w}×{h} pixels; the limit is {MAX_PIXELS:,})")
-        if getattr(img, "is_animated", False):
-            img.seek(0)  # only frame 0 is decoded
-            notes.append("animated image: using first frame")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "Palette images with Transparency expressed in bytes"
-            img.load()
-        img = ImageOps.exif_transpose(img)
+        with _HEADER_LOCK:
+            old = Image.MAX_IMAGE_PIXELS
+            # Pillow's own bomb check is replaced by ours below (one message, JPEG draft allowed).
+            Image.MAX_IMAGE_PIXELS = None
+            try:
+                img = Image.open(io.BytesIO(data), formats=FORMATS)
+                full = img.size
+                if img.format == "JPEG" or img.format == "MPO":
+                    # decode at 1/2..1/8 scale in libjpeg: a 48 MP phone photo costs a few MB, not 150
+                    img.draft(None, (WORK_SIDE, WORK_SIDE))
+                w, h = img.size
+                if w * h > MAX_PIXELS:
+                    raise ImageTooLargeError(f"{name}: image too large ({w}×{h} pixels; the limit is {MAX_PIXELS:,})")
+                if getattr(img, "is_animated", False):
+                    img.seek(0)  # only frame 0 is decoded
+                    notes.append("animated image: using first frame")
+            finally:
+                Image.MAX_IMAGE_PIXELS = old
+        need = _imagemem.decode_bytes(img, data, full)
     except UnidentifiedImageError:
         raise UnsupportedImageError(f"{name}: not a supported image ({FORMATS_TEXT})") from None
     except DataError:
@@ -152,31 +206,45 @@ def open_image(data: bytes | str | Path, name: str | None = None):
     except Image.DecompressionBombError:  # pragma: no cover - disabled above, kept as a backstop
         raise ImageTooLargeError(f"{name}: image too large (the limit is {MAX_PIXELS:,} pixels)") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, MemoryError) as exc:
-        why = "image is truncated" if "truncated" in str(exc) else f"image is corrupt ({exc})"
-        raise ImageError(f"{name}: {why}") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = old
-    if min(img.size) < MIN_SIDE:
-        raise ImageError(f"{name}: image too small ({img.size[0]}×{img.size[1]}; at least "
-                         f"{MIN_SIDE}×{MIN_SIDE} needed)")
+        raise _decode_error(name, exc) from None
+    if need > MAX_DECODE_BYTES:
+        raise ImageTooLargeError(
+            f"{name}: image too large to decode ({full[0]}×{full[1]} {img.mode} {img.format} needs about "
+            f"{need / 2**20:.0f} MB of memory; the limit is {MAX_DECODE_BYTES // 2**20} MB): scale it down")
+    if min(w, h) < MIN_SIDE:
+        raise ImageError(f"{name}: image too small ({w}×{h}; at least {MIN_SIDE}×{MIN_SIDE} needed)")
+    img.info["digitlab_notes"] = notes
+    return img, need
+
+
+def _load(img, name: str, max_side: int | None):
+    """Decode the opened *img*, reduce it to *max_side*, and turn it upright (EXIF orientation)."""
+    from PIL import Image
+
+    notes = img.info["digitlab_notes"]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Palette images with Transparency expressed in bytes"
+            img.load()
+        orientation = img.getexif().get(0x0112)  # a PNG's eXIf chunk may follow the pixels
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, MemoryError) as exc:
+        raise _decode_error(name, exc) from None
+    if max_side:
+        img = _imagemem.shrink(img, max_side)
+    if orientation in _ORIENT:
+        img = img.transpose(Image.Transpose[_ORIENT[orientation]])
     img.info["digitlab_notes"] = notes
     return img
 
 
+def _decode_error(name: str, exc: Exception) -> ImageError:
+    why = "image is truncated" if "truncated" in str(exc) else f"image is corrupt ({exc})"
+    return ImageError(f"{name}: {why}")
+
+
 def _shrink(img):
     """Reduce a big image to ``WORK_SIDE`` (area averaging) so later float copies stay small."""
-    from PIL import Image
-
-    if max(img.size) <= WORK_SIDE:
-        return img
-    if img.mode == "P" or img.mode == "1":
-        img = img.convert("RGBA" if img.mode == "P" else "L")  # palette indices cannot be averaged
-    scale = WORK_SIDE / max(img.size)
-    size = (max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale)))
-    info = img.info
-    img = img.resize(size, Image.Resampling.BOX)
-    img.info.update(info)
-    return img
+    return _imagemem.shrink(img, WORK_SIDE)
 
 
 def to_gray(img) -> np.ndarray:
@@ -433,7 +501,13 @@ def preprocess(data, *, size: int = 28, box: int | None = None, name: str | None
         return preprocess_array(gray, size=size, box=box, name=label)
     from PIL import Image
 
-    img = data if isinstance(data, Image.Image) else open_image(data, name)
+    if isinstance(data, Image.Image):
+        return _preprocess_image(data, name, size, box)
+    with _decoded(data, name, WORK_SIDE) as img:  # the budget is held until the float work is done
+        return _preprocess_image(img, name, size, box)
+
+
+def _preprocess_image(img, name, size, box) -> Preprocessed:
     label = name or str(getattr(img, "filename", "") or "image")
     notes = list(img.info.get("digitlab_notes", []))
     res = preprocess_array(_gray(_shrink(img)), size=size, box=box, name=label)

@@ -21,14 +21,19 @@ from .schemas import ErrorBody, ErrorsOut, PredictJSON, PredictOut, RunDetail, R
 
 router = APIRouter(prefix="/api", tags=["api"])
 _DATA_URL = re.compile(r"^data:(?:[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[\w.+-]+)*;base64,", re.I)
-_ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 408, 413, 415, 422)}
+_ERRORS = {code: {"model": ErrorBody} for code in (400, 403, 404, 408, 413, 415, 422, 503)}
 RunParam = Annotated[str | None, Query(description="Run id (default: the server's run).")]
 
 _PREDICT_BODY = {
     "requestBody": {
-        "description": "The image: raw bytes (any Content-Type; the content is sniffed), a multipart "
-                       "form with a `file` part (and optional `run`), or JSON with `pixels` or `image`.",
+        "description": "The image: raw bytes with Content-Type `image/*` or `application/octet-stream` "
+                       "(the content is sniffed, the declared type is not trusted), JSON with `pixels` or "
+                       "`image`, or a multipart form with a `file` part (and optional `run`) sent by this "
+                       "server's page. Bodies any other web page could post without a CORS preflight are "
+                       "refused: no or another Content-Type (`text/plain`, form-urlencoded) gets 415, an "
+                       "`Origin` other than this server 403, and multipart without this server's `Origin` 403.",
         "content": {
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             "multipart/form-data": {"schema": {"type": "object", "properties": {
                 "file": {"type": "string", "format": "binary"}, "run": {"type": "string"}}}},
