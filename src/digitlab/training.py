@@ -115,8 +115,12 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
     0.96
     """
     from . import datasets as dsets
+    from .datasets.dataset import check_seed
     from .models import make_model
 
+    check_seed(seed)  # before loading the data; the rest is checked against it below
+    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv == 1 or cv < 0:
+        raise ParameterError(f"cv={cv!r}: use 0 to skip cross-validation, or 2 or more folds")
     ds = dataset if isinstance(dataset, dsets.Dataset) else dsets.load(
         dataset, data_dir=data_dir, cache_dir=cache_dir, progress=progress)
     pipe = make_model(model, params, raw_pixels=raw_pixels, steps=steps)
@@ -131,6 +135,8 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
     if detect is not None:
         y_train = binary_target(y_train, detect, ds.classes)
     classes = task_classes(ds.classes, detect)
+    _check_data(pipe, split, y_train, classes, detect=detect, cv=cv if evaluate else 0, limit=limit,
+                name=ds.name)
     name_parts = [ds.name, model] + ([f"detect{detect}"] if detect is not None else [])
     run_id = make_run_id(*name_parts)
     with RunWriter(run_id, runs_dir) as w:
@@ -163,6 +169,20 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
             w.write_json("run.json", meta)
         final = w.commit()
     return read_run(final)
+
+
+def _check_data(pipe, split, y_fit, classes, *, detect, cv, limit, name) -> None:
+    """Everything the fits will need from the data, checked before the first one starts."""
+    from .evaluation.cv import check_folds
+    from .models._fit_checks import check_fit_data
+
+    n_features = split.X_train.shape[1]
+    check_fit_data(pipe, y_fit, n_features, what=f"the {len(y_fit):,} training images of {name}",
+                   classes=classes)
+    if cv:  # the evaluation's folds are made from the split's training set, never augmented
+        y = split.y_train if detect is None else split.y_train == detect
+        check_folds(y, cv, classes=classes, models=[pipe], n_features=n_features,
+                    more=f"a larger limit than {limit}" if limit else "more images")
 
 
 def run_meta(run_id, dataset_arg, ds, split, split_args: dict, *, detect, model, params, raw_pixels,

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..exceptions import ModelError, ParameterError
 from . import metrics as M
-from .cv import cross_validate, dummy_scores
+from .cv import check_folds, cross_validate, dummy_scores
 from .result import EvalResult
 from .scoring import final_estimator, score
 
@@ -114,6 +114,9 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
         raise ParameterError(f"--cv: use 0 to skip cross-validation, or 2 or more folds; got {cv}")
     binary = detect is not None
     check_model(model, split, binary=binary, n_classes=len(classes), where=where)
+    if cv and cv_result is None:  # before the first fit: folds the data can fill, a model they fit
+        check_folds(split.y_train == detect if binary else split.y_train, cv, classes=classes,
+                    models=[model], n_features=split.X_train.shape[1])
 
     status = _status(progress)
     t_start = time.perf_counter()

@@ -14,9 +14,11 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+from numbers import Integral
+
 import numpy as np
 
-from ..exceptions import WorkerError
+from ..exceptions import ParameterError, WorkerError
 from .scoring import score
 
 
@@ -66,6 +68,46 @@ def folds(y, cv: int):
 
     # StratifiedKFold only looks at y; a 1-column placeholder avoids touching X.
     return list(StratifiedKFold(n_splits=cv).split(np.zeros((len(y), 1)), y))
+
+
+def check_folds(y, cv: int, *, classes=None, models=(), n_features: int | None = None,
+                more: str = "more images") -> None:
+    """Refuse, before any fitting, *cv* folds the labels cannot fill, or a model a fold is too small for.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Training labels (class indices, or booleans for a detector).
+    cv : int
+        Folds (at least 2); every class needs at least *cv* images.
+    classes : sequence of str, default=None
+        Class names for messages.
+    models : iterable of Pipeline, default=()
+        Each is checked against every fold's training images
+        (:func:`digitlab.models._fit_checks.check_fit_data`).
+    n_features : int, default=None
+        Pixels per image (needed with *models*).
+    more : str, default="more images"
+        What else the user could give, in the message ("a larger limit").
+    """
+    from ..models._fit_checks import check_fit_data, label_name
+
+    if isinstance(cv, bool) or not isinstance(cv, Integral) or cv < 2:
+        raise ParameterError(f"cv={cv!r}: need 2 or more folds (0 skips cross-validation)")
+    y = np.asarray(y)
+    labels, counts = np.unique(y, return_counts=True)
+    if len(labels) and counts.min() < cv:
+        i = int(np.argmin(counts))
+        few = int(counts[i])
+        raise ParameterError(f"cv={cv}: the smallest class, {label_name(labels[i], classes)!r}, has only "
+                             f"{few} training image{'s' * (few != 1)}, fewer than the folds "
+                             f"(use fewer folds, cv=0 to skip cross-validation, or {more})")
+    models = list(models)
+    if models:
+        for train, _ in folds(y, cv):
+            for model in models:
+                check_fit_data(model, y[train], n_features, classes=classes,
+                               what=f"the {len(train):,} training images of a cross-validation fold")
 
 
 # Below this many pixel values (about 2,500 MNIST images) starting worker processes costs more

@@ -11,6 +11,7 @@ import difflib
 import math
 import warnings
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Callable
 
 from sklearn.pipeline import Pipeline
@@ -215,6 +216,13 @@ def _validate(pipe: Pipeline) -> None:
         except ValueError as exc:
             msg = str(exc).split("\n")[0]
             raise ParameterError(f"--param: {msg}") from None
+        sizes = step.get_params(deep=False).get("hidden_layer_sizes")
+        if sizes is not None:
+            # MLPClassifier checks the sizes only when fitting starts
+            layers = list(sizes) if hasattr(sizes, "__iter__") and not isinstance(sizes, str) else [sizes]
+            if not all(isinstance(u, Integral) and not isinstance(u, bool) and u >= 1 for u in layers):
+                raise ParameterError(f"--param hidden_layer_sizes={sizes!r}: every layer needs a whole "
+                                     "number of units, at least 1 (e.g. 256 or 256,128)")
 
 
 # sklearn 1.9 deprecates `penalty`; the notebooks spell it. Translate to l1_ratio / C.
