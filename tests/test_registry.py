@@ -63,3 +63,21 @@ def test_penalty_only_translated_for_logistic_regression():
 def test_bad_params_raise_parameter_error(params, match):
     with pytest.raises(ParameterError, match=match):
         make_model("knn", params)
+
+
+def test_param_also_named_by_the_pipeline_reaches_the_classifier():
+    """`verbose` is a Pipeline parameter too: `--param verbose=True` answered "unknown parameter
+    for model logreg; did you mean 'verbose'?". Keys go to the classifier; the Pipeline's own
+    parameters (memory, steps, verbose) are not settable."""
+    pipe = make_model("logreg", {"verbose": "True"})
+    assert pipe.named_steps["clf"].verbose is True and pipe.verbose is False
+    assert make_model("sgd", {"verbose": "2"}).named_steps["clf"].verbose == 2
+    with pytest.raises(ParameterError, match="--param memory: unknown parameter for model knn"):
+        make_model("knn", {"memory": "/tmp"})
+
+
+def test_hidden_layer_sizes_checked_before_fitting():
+    for bad in ("0", "64,0", "-3"):
+        with pytest.raises(ParameterError, match="hidden_layer_sizes=.*every layer needs a whole number"):
+            make_model("mlp", {"hidden_layer_sizes": bad})
+    assert make_model("mlp", {"hidden_layer_sizes": "64,32"}).named_steps["clf"].hidden_layer_sizes == (64, 32)

@@ -67,6 +67,17 @@ def test_train_usage_errors(run_cli, tmp_path, args, needle):
     assert not runs.exists() or not any(runs.iterdir())
 
 
+def test_train_param_verbose_reaches_the_model(run_cli, tmp_path):
+    """`--param verbose=True` was refused as unknown (with "did you mean 'verbose'?"). The model's
+    progress lines then go to stderr, so --json output stays parseable."""
+    code, out, err = run_cli("train", "--dataset", "digits", "--test-size", "0.25", "--no-eval",
+                             "--param", "verbose=True", "--runs-dir", tmp_path, "--json")
+    assert code == 0, err
+    assert "iter   1" in err
+    run_id = json.loads(out)["id"]
+    assert json.loads((tmp_path / run_id / "run.json").read_text())["model"]["all_params"]["verbose"] is True
+
+
 def test_runs_compare_and_unknown(run_cli, tmp_path):
     runs = tmp_path / "runs"
     for model in ("dummy", "logreg"):

@@ -52,12 +52,16 @@ def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, 
       digitlab train --model logreg --param l1_ratio=1 --param solver=saga \\
                      --param C=50 --param tol=0.01 --raw-pixels --test-size 0.142857
     """
+    import contextlib
+    import sys
     import warnings
 
     from .. import training
     from ..models import parse_param_args
 
-    with warnings.catch_warnings(record=True) as notes:
+    # a model's own verbose output (--param verbose=1) must not corrupt the JSON on stdout
+    chatter = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+    with chatter, warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always", FutureWarning)
         run = training.train(
             dataset, model, detect=detect, params=parse_param_args(params), raw_pixels=raw_pixels,

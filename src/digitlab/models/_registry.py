@@ -261,7 +261,7 @@ def coerce_params(pipe: Pipeline, params: dict, model_name: str, also_known=()) 
     out = {}
     for key, value in params.items():
         full = key if "__" in key else f"clf__{key}"
-        if full not in valid or key in pipe.get_params(deep=False):
+        if full not in valid:
             own = sorted(set(clf.get_params(deep=False)) | set(also_known))
             hint = difflib.get_close_matches(key, own, n=1)
             did = f"; did you mean {hint[0]!r}?" if hint else ""
