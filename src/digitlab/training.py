@@ -74,9 +74,21 @@ def _status(progress: bool, label: str):
     return Console(stderr=True).status(f"{label} …", spinner="dots")
 
 
+DEFAULT_CV = 3
+
+
+def default_cv(model) -> int:
+    """Cross-validation folds ``train`` and ``evaluate`` run when not told: 3, or 0 for a model
+    registered as expensive (a fit on MNIST takes minutes). Unregistered names get 3."""
+    from .models import MODELS
+
+    spec = MODELS.get(model) if isinstance(model, str) else None
+    return 0 if spec is not None and spec.expensive else DEFAULT_CV
+
+
 def train(dataset="mnist", model="logreg", *, detect: int | None = None, params: dict | None = None,
           raw_pixels: bool = False, test_size=None, seed: int = 0, limit: int | None = None,
-          stratify: bool = True, augment: bool = False, evaluate: bool = True, cv: int = 3,
+          stratify: bool = True, augment: bool = False, evaluate: bool = True, cv: int | None = None,
           target_precision: float | None = 0.9, runs_dir=None, data_dir=None, cache_dir=None,
           progress: bool = False, steps=None, figures: bool = True,
           train_sample: int | None = None) -> Run:
@@ -100,8 +112,10 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
         Add copies of the training images shifted one pixel in each direction (the book's exercise).
     evaluate : bool, default=True
         Run :func:`digitlab.evaluate` and store the results in the run.
-    cv : int, default=3
-        Cross-validation folds for the evaluation (0 skips cross-validation).
+    cv : int, default=None
+        Cross-validation folds for the evaluation (0 skips cross-validation). ``None``: 3, or 0
+        for the models marked expensive (``cnn``, ``svm``: a fit on MNIST takes minutes), see
+        :func:`default_cv`.
     figures : bool, default=True
         Draw the evaluation's figures (``digitlab evaluate`` can add them later).
     train_sample : int, default=None
@@ -119,6 +133,7 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
     from .models import make_model
 
     check_seed(seed)  # before loading the data; the rest is checked against it below
+    cv = default_cv(model) if cv is None else cv
     if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv == 1 or cv < 0:
         raise ParameterError(f"cv={cv!r}: use 0 to skip cross-validation, or 2 or more folds")
     ds = dataset if isinstance(dataset, dsets.Dataset) else dsets.load(

@@ -78,6 +78,37 @@ def test_train_param_verbose_reaches_the_model(run_cli, tmp_path):
     assert json.loads((tmp_path / run_id / "run.json").read_text())["model"]["all_params"]["verbose"] is True
 
 
+def test_expensive_model_skips_cv_by_default_and_says_so(run_cli, tmp_path):
+    """§9: an expensive model (svm: minutes on MNIST, fast on digits) gets no folds unless asked,
+    and one line on stderr says so; --cv 3 brings them back; a cheap model keeps its 3 folds."""
+    base = ("train", "--dataset", "digits", "--test-size", "0.25", "--runs-dir", tmp_path, "--json")
+    code, out, err = run_cli(*base, "--model", "svm")
+    assert code == 0, err
+    assert err.strip().splitlines() == ["cv: skipped for svm (expensive); pass --cv 3 to cross-validate"]
+    assert json.loads(out)["metrics"]["cv_scores"] == []
+    code, out, err = run_cli(*base, "--model", "svm", "--cv", "3")
+    assert code == 0 and "cv: skipped" not in err
+    assert len(json.loads(out)["metrics"]["cv_scores"]) == 3
+    code, out, err = run_cli(*base, "--model", "sgd")
+    assert code == 0 and "cv: skipped" not in err
+    assert len(json.loads(out)["metrics"]["cv_scores"]) == 3
+
+
+@pytest.mark.torch
+def test_cnn_default_has_no_folds_and_evaluate_keeps_it(run_cli, tmp_path):
+    """§9: `train --model cnn` used to fit three CV folds and the final CNN at once on 2 cores."""
+    pytest.importorskip("torch")
+    code, out, err = run_cli("train", "--dataset", "digits", "--model", "cnn", "--limit", "200", "--test-size",
+                             "0.25", "--param", "max_epochs=1", "--runs-dir", tmp_path, "--json")
+    assert code == 0, err
+    assert "cv: skipped for cnn (expensive); pass --cv 3 to cross-validate" in err.splitlines()
+    doc = json.loads(out)
+    assert doc["metrics"]["cv_scores"] == []
+    code, out, err = run_cli("evaluate", doc["run"], "--no-figures", "--json")
+    assert code == 0, err
+    assert "cv: skipped for cnn (expensive)" in err and json.loads(out)["metrics"]["cv_scores"] == []
+
+
 def test_runs_compare_and_unknown(run_cli, tmp_path):
     runs = tmp_path / "runs"
     for model in ("dummy", "logreg"):

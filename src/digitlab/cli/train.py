@@ -22,6 +22,14 @@ def split_options(f):
     return f
 
 
+def skipped_cv_note(model) -> None:
+    """Say so when an expensive model's default skips cross-validation (stderr: --json stays clean)."""
+    from ..training import DEFAULT_CV, default_cv
+
+    if default_cv(model) == 0:
+        click.echo(f"cv: skipped for {model} (expensive); pass --cv {DEFAULT_CV} to cross-validate", err=True)
+
+
 @cli.command()
 @click.option("--dataset", default="mnist", show_default=True,
               help="mnist, fashion-mnist, digits, or a path to your data.")
@@ -32,8 +40,9 @@ def split_options(f):
 @click.option("--raw-pixels", is_flag=True, help="Feed 0–255 pixels unscaled, as the notebooks did.")
 @click.option("--augment", is_flag=True, help="Add 1-pixel shifted copies of the training images.")
 @split_options
-@click.option("--cv", type=click.IntRange(min=0, max=20), default=3, show_default=True,
-              help="Cross-validation folds in the evaluation (0 = none).")
+@click.option("--cv", type=click.IntRange(min=0, max=20), default=None,
+              help="Cross-validation folds in the evaluation (0 = none) [default: 3; 0 for the "
+                   "expensive models cnn and svm].")
 @click.option("--target-precision", type=click.FloatRange(0, 1), default=0.9, show_default=True,
               help="For detectors: report the threshold reaching this precision.")
 @click.option("--no-eval", is_flag=True, help="Only fit and save; skip the evaluation.")
@@ -59,6 +68,8 @@ def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, 
     from .. import training
     from ..models import parse_param_args
 
+    if cv is None and not no_eval:
+        skipped_cv_note(model)
     # a model's own verbose output (--param verbose=1) must not corrupt the JSON on stdout
     chatter = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
     with chatter, warnings.catch_warnings(record=True) as notes:

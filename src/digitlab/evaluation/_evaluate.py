@@ -24,7 +24,7 @@ PREDICTIONS_FILE = "predictions.npz"
 FIGURES_DIR = "figures"
 
 
-def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv: int = 3,
+def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv: int | None = None,
              target_precision: float | None = 0.9, target_recall: float | None = None,
              progress: bool = False, n_jobs: int | None = None, figures: bool = True,
              data_dir=None, cache_dir=None, cv_result=None, train_sample: int | None = None) -> EvalResult:
@@ -49,8 +49,9 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
     detect : int, default=None
         Without a run: evaluate a binary detector of this class (targets ``y == detect``).
         Runs know their task.
-    cv : int, default=3
+    cv : int, default=None
         Stratified folds without shuffling (the notebooks' ``cv=3``); 0 skips cross-validation.
+        ``None``: 3, or 0 for a run of an expensive model (:func:`digitlab.training.default_cv`).
     target_precision : float, default=0.9
         Detectors: find the threshold reaching this precision, and the recall there.
     target_recall : float, default=None
@@ -87,7 +88,7 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
     True
     """
     from ..runs import Run, resolve_run
-    from ..training import task_classes
+    from ..training import default_cv, task_classes
 
     if isinstance(run, (str, os.PathLike)):
         run = resolve_run(run)
@@ -110,6 +111,9 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
             raise ParameterError(f"detect: must be a class index 0–{len(split.train.classes) - 1}, got {detect!r}")
         classes = task_classes(split.train.classes, detect)
         where = type(final_estimator(model)).__name__
+    if cv is None:
+        spec = target.meta.get("model") if target is not None else None
+        cv = default_cv(spec.get("name") if isinstance(spec, dict) else None)
     if cv == 1 or cv < 0:
         raise ParameterError(f"--cv: use 0 to skip cross-validation, or 2 or more folds; got {cv}")
     binary = detect is not None

@@ -130,6 +130,13 @@ def default_n_jobs(cv: int, size: int | None = None) -> int:
     return 1 if cores == 1 else max(1, min(cv, 2 * cores))
 
 
+def runs_own_threads(model) -> bool:
+    """An estimator with an ``n_threads`` parameter (the CNN's torch threads) is fitted one at a
+    time: n parallel fits would put n × n_threads busy threads on the cores."""
+    est = model[-1] if hasattr(model, "steps") else model
+    return "n_threads" in est.get_params(deep=False)
+
+
 def _fit_fold(model, X, y, train, test, binary):
     from sklearn.exceptions import ConvergenceWarning
 
@@ -165,7 +172,8 @@ def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: in
         Also collect out-of-fold scores of the positive class.
     n_jobs : int, default=None
         Worker processes; ``None``: see :func:`default_n_jobs`. The joblib backend is the
-        default (loky processes) unless set with ``joblib.parallel_config``.
+        default (loky processes) unless set with ``joblib.parallel_config``. Always 1 for an
+        estimator that runs its own threads (:func:`runs_own_threads`, the CNN).
     final : bool, default=False
         Also fit the model on all of *X* in the same pool (``final_model``/``final_fit`` of the
         result). On two cores the final fit then fills the core a lone last fold leaves idle,
@@ -177,6 +185,8 @@ def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: in
     from sklearn.metrics import accuracy_score
 
     splits = folds(y, cv)
+    if runs_own_threads(model):
+        n_jobs = 1  # its fits already use the cores: parallel folds would multiply the threads
     n_jobs = default_n_jobs(cv + final, np.asarray(X).size) if n_jobs is None else n_jobs
     t0 = time.perf_counter()
     jobs = [delayed(_fit_fold)(clone(model), X, y, tr, te, binary) for tr, te in splits]
