@@ -197,13 +197,17 @@ REFUSED = [
     (["--model", "dummy", "--param", "strategy=constant", "--param", "constant=12", "--test-size", "0.25"], 2,
      "constant=12: not a class of the 1,347 training images of digits"),
     (["--cv", "1", "--test-size", "0.25"], 2, "cv=1: use 0 to skip cross-validation, or 2 or more folds"),
+    (["--model", "knn", "--param", "pca__n_components=0", "--test-size", "0.25"], 2,
+     "pca__n_components=0: keep at least 1 component"),
+    (["--param", "solver=liblinear", "--test-size", "0.25"], 2,
+     "solver='liblinear': fits two classes only (a detector), and the 1,347 training images of digits hold 10"),
 ]
 
 
 @pytest.mark.parametrize("args, code, needle", REFUSED,
                          ids=["seed-negative", "seed-2**40", "limit-15", "test-size-0.999", "knn-k-huge",
                               "knn-k-fold", "knn-pca-limit", "mlp-layer-0", "mlp-early-stopping",
-                              "dummy-constant", "dummy-constant-12", "cv-1"])
+                              "dummy-constant", "dummy-constant-12", "cv-1", "pca-0", "liblinear-multiclass"])
 def test_train_refuses_values_the_data_cannot_take(run_cli, tmp_path, no_fit, args, code, needle):
     """H9: exit 2 with one line naming the value, nothing fitted, no run folder."""
     runs = tmp_path / "runs"

@@ -54,6 +54,9 @@ def check_fit_data(pipe, y, n_features: int, *, what: str = "the training images
         params = step.get_params(deep=False) if hasattr(step, "get_params") else {}
         kind = type(step).__name__
         if kind == "PCA" and isinstance(params.get("n_components"), Integral):
+            if params["n_components"] < 1:
+                raise ParameterError(f"{key('n_components')}={params['n_components']}: keep at least 1 "
+                                     "component")
             most = min(n, n_features)
             if params["n_components"] > most:
                 raise ParameterError(f"{key('n_components')}={params['n_components']}: more principal "
@@ -65,6 +68,9 @@ def check_fit_data(pipe, y, n_features: int, *, what: str = "the training images
                                  f"{what}")
         if params.get("early_stopping") is True and "validation_fraction" in params:
             _check_validation_split(params["validation_fraction"], labels, counts, what, classes, key)
+        if kind == "LogisticRegression" and params.get("solver") == "liblinear" and len(labels) > 2:
+            raise ParameterError(f"{key('solver')}='liblinear': fits two classes only (a detector), and "
+                                 f"{what} hold {len(labels)}; use another solver (lbfgs, saga)")
         if kind == "DummyClassifier" and params.get("strategy") == "constant":
             c = params.get("constant")
             if c is None:

@@ -220,6 +220,7 @@ def _validate(pipe: Pipeline) -> None:
         except ValueError as exc:
             msg = str(exc).split("\n")[0]
             raise ParameterError(f"--param: {msg}") from None
+        _check_combinations(step)
         sizes = step.get_params(deep=False).get("hidden_layer_sizes")
         if sizes is not None:
             # MLPClassifier checks the sizes only when fitting starts
@@ -227,6 +228,30 @@ def _validate(pipe: Pipeline) -> None:
             if not all(isinstance(u, Integral) and not isinstance(u, bool) and u >= 1 for u in layers):
                 raise ParameterError(f"--param hidden_layer_sizes={sizes!r}: every layer needs a whole "
                                      "number of units, at least 1 (e.g. 256 or 256,128)")
+
+
+def _check_combinations(step) -> None:
+    """Combinations of values scikit-learn (1.9) refuses only once ``fit`` starts."""
+    more = getattr(step, "_more_validate_params", None)  # SGD's own checks (alpha=0 with 'optimal', ...)
+    if callable(more):
+        try:
+            more()
+        except ValueError as exc:
+            raise ParameterError(f"--param: {str(exc).splitlines()[0]}") from None
+    from sklearn.linear_model import LogisticRegression
+
+    if isinstance(step, LogisticRegression):
+        # the rules of sklearn.linear_model._logistic._check_solver, in the parameters users give
+        solver, l1, C = step.solver, step.l1_ratio, step.C
+        penalty = None if C == math.inf else "l2" if l1 in (0, None) else "l1" if l1 == 1 else "elasticnet"
+        if penalty == "elasticnet" and solver != "saga":
+            raise ParameterError(f"--param l1_ratio={l1:g}: elastic-net needs solver=saga, not {solver}")
+        if penalty == "l1" and solver not in ("liblinear", "saga"):
+            raise ParameterError(f"--param l1_ratio=1: L1 needs solver=saga or liblinear, not {solver}")
+        if step.dual and solver != "liblinear":
+            raise ParameterError(f"--param dual=True: only solver=liblinear has a dual, not {solver}")
+        if penalty is None and solver == "liblinear":
+            raise ParameterError("--param C=inf (no penalty): not possible with solver=liblinear")
 
 
 # sklearn 1.9 deprecates `penalty`; the notebooks spell it. Translate to l1_ratio / C.
