@@ -289,3 +289,15 @@ def test_split_api_checks_seed_and_sizes(digits):
     with pytest.raises(DataError, match=r"class '7' has only 1 image"):
         lonely.train_test(0.25)
     assert len(lonely.train_test(0.25, stratify=False).train) > 0  # unstratified, the single 7 is fine
+
+
+def test_split_limit_keeping_almost_everything(tmp_path):
+    """Found by the property test: --limit 15 of 24 training images in 12 classes drops 9, fewer
+    than the classes, and the stratified subset raised ValueError (exit 70)."""
+    from digitlab import datasets
+
+    ds = datasets.load(str(image_folder(tmp_path / "twelve", {f"c{i:02d}": 4 for i in range(12)})))
+    split = ds.train_test(0.5, seed=0)
+    assert len(split.train) == 24
+    small = split.limit(15, seed=0)
+    assert len(small.train) == 15 and len(small.test) == 15

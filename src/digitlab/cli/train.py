@@ -16,7 +16,8 @@ def runs_dir_option(f):
 def split_options(f):
     f = click.option("--test-size", type=float, default=None,
                      help="Random stratified test fraction (e.g. 0.2) instead of the canonical split.")(f)
-    f = click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits and models.")(f)
+    f = click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed for splits and models (0 to 2**32-1).")(f)
     f = click.option("--limit", type=click.IntRange(min=10), default=None,
                      help="Use a stratified subset of this many training images (quick runs).")(f)
     return f

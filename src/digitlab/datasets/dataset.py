@@ -207,7 +207,9 @@ def _stratified_take(ds: Dataset, n: int, seed: int) -> Dataset:
     if n >= len(ds):
         return ds
     counts = ds.class_counts()
-    strat = ds.labels if (counts[counts > 0] >= 2).all() and n >= np.count_nonzero(counts) else None
+    k = np.count_nonzero(counts)
+    # stratified only when both the kept and the dropped part can hold every class
+    strat = ds.labels if (counts[counts > 0] >= 2).all() and min(n, len(ds) - n) >= k else None
     keep, _ = train_test_split(np.arange(len(ds)), train_size=n, random_state=seed, stratify=strat)
     return ds.subset(np.sort(keep), ds.split)
 

@@ -13,7 +13,6 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field
-
 from numbers import Integral
 
 import numpy as np
