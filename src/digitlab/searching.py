@@ -497,9 +497,10 @@ def search(dataset="mnist", model: str = "logreg", *, grid: dict | None = None,
     """
     from . import cluster as clusters
     from . import datasets as dsets
+    from .datasets.dataset import check_seed
     from .models import make_model
     from .runs import RunWriter, make_run_id
-    from .training import binary_target
+    from .training import binary_target, task_classes
 
     echo = echo or (lambda msg: None)
     if cv < 2:
@@ -508,6 +509,7 @@ def search(dataset="mnist", model: str = "logreg", *, grid: dict | None = None,
         raise ParameterError(f"--random: need at least 1 candidate, got {n_iter}")
     if halving and factor < 2:
         raise ParameterError(f"--factor: must be at least 2, got {factor}")
+    check_seed(seed)
     spec = clusters.resolve(cluster)
     if spec is not None:
         clusters.parse(spec)  # a bad --cluster fails before the data is loaded
@@ -523,7 +525,7 @@ def search(dataset="mnist", model: str = "logreg", *, grid: dict | None = None,
     split = ds.train_test(test_size, seed=seed, limit=limit, stratify=stratify)
     X = split.X_train  # one object: joblib's Dask backend scatters it by identity
     y = split.y_train if detect is None else binary_target(split.y_train, detect, ds.classes)
-    _check_folds(y, cv)
+    _check_folds(y, cv, pipe, space, X.shape[1], task_classes(ds.classes, detect))
 
     total = n_candidates(space, n_iter, halving)
     kind = ("halving-" if halving else "") + ("grid" if n_iter is None else "random")
@@ -560,12 +562,16 @@ def search(dataset="mnist", model: str = "logreg", *, grid: dict | None = None,
     return read_run(final)
 
 
-def _check_folds(y, cv: int) -> None:
-    counts = np.bincount(np.asarray(y).astype(np.int64))
-    smallest = int(counts[counts > 0].min())
-    if smallest < cv:
-        raise ParameterError(f"--cv {cv}: the smallest class has only {smallest} training images; "
-                             "use fewer folds or a larger --limit")
+def _check_folds(y, cv: int, pipe, space: dict, n_features: int, classes) -> None:
+    """Before any fit: folds the labels can fill, and every candidate value a fold can fit
+    (grid values, and the bounds of a distribution)."""
+    from sklearn.base import clone
+
+    from .evaluation.cv import check_folds
+
+    models = [pipe] + [clone(pipe).set_params(**{key: v}) for key, values in space.items()
+                       for v in (values if isinstance(values, list) else _bounds(values))]
+    check_folds(y, cv, classes=classes, models=models, n_features=n_features, more="a larger limit")
 
 
 @contextlib.contextmanager

@@ -75,9 +75,21 @@ def _status(progress: bool, label: str):
     return Console(stderr=True).status(f"{label} …", spinner="dots")
 
 
+DEFAULT_CV = 3
+
+
+def default_cv(model) -> int:
+    """Cross-validation folds ``train`` and ``evaluate`` run when not told: 3, or 0 for a model
+    registered as expensive (a fit on MNIST takes minutes). Unregistered names get 3."""
+    from .models import MODELS
+
+    spec = MODELS.get(model) if isinstance(model, str) else None
+    return 0 if spec is not None and spec.expensive else DEFAULT_CV
+
+
 def train(dataset="mnist", model="logreg", *, detect: int | None = None, params: dict | None = None,
           raw_pixels: bool = False, test_size=None, seed: int = 0, limit: int | None = None,
-          stratify: bool = True, augment: bool = False, evaluate: bool = True, cv: int = 3,
+          stratify: bool = True, augment: bool = False, evaluate: bool = True, cv: int | None = None,
           target_precision: float | None = 0.9, runs_dir=None, data_dir=None, cache_dir=None,
           progress: bool = False, steps=None, figures: bool = True,
           train_sample: int | None = None) -> Run:
@@ -101,8 +113,10 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
         Add copies of the training images shifted one pixel in each direction (the book's exercise).
     evaluate : bool, default=True
         Run :func:`digitlab.evaluate` and store the results in the run.
-    cv : int, default=3
-        Cross-validation folds for the evaluation (0 skips cross-validation).
+    cv : int, default=None
+        Cross-validation folds for the evaluation (0 skips cross-validation). ``None``: 3, or 0
+        for the models marked expensive (``cnn``, ``svm``: a fit on MNIST takes minutes), see
+        :func:`default_cv`.
     figures : bool, default=True
         Draw the evaluation's figures (``digitlab evaluate`` can add them later).
     train_sample : int, default=None
@@ -116,8 +130,13 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
     0.96
     """
     from . import datasets as dsets
+    from .datasets.dataset import check_seed
     from .models import make_model
 
+    check_seed(seed)  # before loading the data; the rest is checked against it below
+    cv = default_cv(model) if cv is None else cv
+    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv == 1 or cv < 0:
+        raise ParameterError(f"cv={cv!r}: use 0 to skip cross-validation, or 2 or more folds")
     ds = dataset if isinstance(dataset, dsets.Dataset) else dsets.load(
         dataset, data_dir=data_dir, cache_dir=cache_dir, progress=progress)
     pipe = make_model(model, params, raw_pixels=raw_pixels, steps=steps)
@@ -131,6 +150,9 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
         X_train, y_train = shift_augment(split.train.images, y_train)
     if detect is not None:
         y_train = binary_target(y_train, detect, ds.classes)
+    classes = task_classes(ds.classes, detect)
+    _check_data(pipe, split, y_train, classes, detect=detect, cv=cv if evaluate else 0, limit=limit,
+                name=ds.name)
     name_parts = [ds.name, model] + ([f"detect{detect}"] if detect is not None else [])
     run_id = make_run_id(*name_parts)
     with RunWriter(run_id, runs_dir) as w:
@@ -163,6 +185,20 @@ def train(dataset="mnist", model="logreg", *, detect: int | None = None, params:
             w.write_json("run.json", meta)
         final = w.commit()
     return read_run(final)
+
+
+def _check_data(pipe, split, y_fit, classes, *, detect, cv, limit, name) -> None:
+    """Everything the fits will need from the data, checked before the first one starts."""
+    from .evaluation.cv import check_folds
+    from .models._fit_checks import check_fit_data
+
+    n_features = split.X_train.shape[1]
+    check_fit_data(pipe, y_fit, n_features, what=f"the {len(y_fit):,} training images of {name}",
+                   classes=classes)
+    if cv:  # the evaluation's folds are made from the split's training set, never augmented
+        y = split.y_train if detect is None else split.y_train == detect
+        check_folds(y, cv, classes=classes, models=[pipe], n_features=n_features,
+                    more=f"a larger limit than {limit}" if limit else "more images")
 
 
 def run_meta(run_id, dataset_arg, ds, split, split_args: dict, *, detect, model, params, raw_pixels,

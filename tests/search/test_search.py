@@ -217,3 +217,21 @@ def test_cluster_from_environment(run_cli, tmp_path, monkeypatch):
     code, _, err = run_cli("search", "--dataset", "digits", "--test-size", "0.25", "--grid", "C=1",
                            "--runs-dir", tmp_path)
     assert code == 69 and "tcp://127.0.0.1:9" in err
+
+
+def test_search_refuses_values_the_folds_cannot_take(digits, tmp_path, run_cli):
+    """H9 in search: a grid value (or a distribution's bound) too big for a fold, or a bad seed, is
+    refused before any fit, naming the value; nothing is written."""
+    with pytest.raises(ParameterError, match="n_neighbors=5000: more neighbours than the 898 training images"):
+        search(digits, "knn", grid={"n_neighbors": ["3", "5000"]}, test_size=0.25, n_jobs=1, runs_dir=tmp_path)
+    with pytest.raises(ParameterError, match="n_neighbors=1999: more neighbours"):
+        search(digits, "knn", distributions={"n_neighbors": "randint:1:2000"}, n_iter=2, test_size=0.25,
+               n_jobs=1, runs_dir=tmp_path)
+    with pytest.raises(ParameterError, match=r"seed=-1: must be an integer between 0 and 2\*\*32-1"):
+        search(digits, "logreg", grid=GRID, seed=-1, test_size=0.25, n_jobs=1, runs_dir=tmp_path)
+    assert not list(tmp_path.iterdir())
+    code, out, err = run_cli("search", "--dataset", "digits", "--model", "knn", "--grid", "n_neighbors=3,5000",
+                             "--test-size", "0.25", "--jobs", "1", "--runs-dir", tmp_path)
+    assert code == 2 and "n_neighbors=5000" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())

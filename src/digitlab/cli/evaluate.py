@@ -6,13 +6,14 @@ import click
 
 from ._app import cli
 from ._common import cache_dir_option, console, data_dir_option, json_option, markup, print_json, show_progress
-from .train import runs_dir_option
+from .train import runs_dir_option, skipped_cv_note
 
 
 @cli.command()
 @click.argument("run_ref", metavar="RUN")
-@click.option("--cv", type=click.IntRange(min=0, max=20), default=3, show_default=True,
-              help="Cross-validation folds on the training set (stratified, not shuffled; 0 = none).")
+@click.option("--cv", type=click.IntRange(min=0, max=20), default=None,
+              help="Cross-validation folds on the training set (stratified, not shuffled; 0 = none) "
+                   "[default: 3; 0 for runs of the expensive models cnn and svm].")
 @click.option("--target-precision", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="Detectors: report the threshold reaching this precision, and the recall there "
                    "[default: 0.9].")
@@ -48,6 +49,8 @@ def evaluate(run_ref, cv, target_precision, target_recall, n_jobs, no_figures, a
         raise click.UsageError("give --target-precision or --target-recall, not both")
     run = resolve_run(run_ref, runs_dir)
     model = run.load_model(allow_version_mismatch=allow_version_mismatch)
+    if cv is None:
+        skipped_cv_note(run.summary()["model"])
     result = run_evaluate(run, model=model, cv=cv,
                           target_precision=0.9 if target_precision is None else target_precision,
                           target_recall=target_recall, progress=show_progress() and not as_json,

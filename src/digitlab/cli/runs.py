@@ -112,12 +112,13 @@ def models(as_json):
     """
     from ..models import MODELS
 
-    rows = [{"name": s.name, "description": s.description, "linear": s.linear, "needs": s.needs}
-            for s in MODELS.values()]
+    rows = [{"name": s.name, "description": s.description, "linear": s.linear, "needs": s.needs,
+             "expensive": s.expensive} for s in MODELS.values()]
     if as_json:
         print_json(rows)
         return
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         extra = f"  (needs digitlab[{r['needs']}])" if r["needs"] else ""
+        extra += "  [expensive: train skips cross-validation unless --cv N]" if r["expensive"] else ""
         click.echo(f"{r['name']:<{width}}  {r['description']}{extra}")

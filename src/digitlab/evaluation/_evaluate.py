@@ -14,7 +14,7 @@ import numpy as np
 
 from ..exceptions import ModelError, ParameterError
 from . import metrics as M
-from .cv import cross_validate, dummy_scores
+from .cv import check_folds, cross_validate, dummy_scores
 from .result import EvalResult
 from .scoring import final_estimator, score
 
@@ -23,7 +23,7 @@ PREDICTIONS_FILE = "predictions.npz"
 FIGURES_DIR = "figures"
 
 
-def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv: int = 3,
+def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv: int | None = None,
              target_precision: float | None = 0.9, target_recall: float | None = None,
              progress: bool = False, n_jobs: int | None = None, figures: bool = True,
              data_dir=None, cache_dir=None, cv_result=None, train_sample: int | None = None) -> EvalResult:
@@ -48,8 +48,9 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
     detect : int, default=None
         Without a run: evaluate a binary detector of this class (targets ``y == detect``).
         Runs know their task.
-    cv : int, default=3
+    cv : int, default=None
         Stratified folds without shuffling (the notebooks' ``cv=3``); 0 skips cross-validation.
+        ``None``: 3, or 0 for a run of an expensive model (:func:`digitlab.training.default_cv`).
     target_precision : float, default=0.9
         Detectors: find the threshold reaching this precision, and the recall there.
     target_recall : float, default=None
@@ -86,7 +87,7 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
     True
     """
     from ..runs import Run, resolve_run
-    from ..training import task_classes
+    from ..training import default_cv, task_classes
 
     if isinstance(run, (str, os.PathLike)):
         run = resolve_run(run)
@@ -109,10 +110,16 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
             raise ParameterError(f"detect: must be a class index 0–{len(split.train.classes) - 1}, got {detect!r}")
         classes = task_classes(split.train.classes, detect)
         where = type(final_estimator(model)).__name__
+    if cv is None:
+        spec = target.meta.get("model") if target is not None else None
+        cv = default_cv(spec.get("name") if isinstance(spec, dict) else None)
     if cv == 1 or cv < 0:
         raise ParameterError(f"--cv: use 0 to skip cross-validation, or 2 or more folds; got {cv}")
     binary = detect is not None
     check_model(model, split, binary=binary, n_classes=len(classes), where=where)
+    if cv and cv_result is None:  # before the first fit: folds the data can fill, a model they fit
+        check_folds(split.y_train == detect if binary else split.y_train, cv, classes=classes,
+                    models=[model], n_features=split.X_train.shape[1])
 
     status = _status(progress)
     t_start = time.perf_counter()
