@@ -349,10 +349,10 @@ def test_h6_concurrent_decodes_share_one_budget(paper_seven, monkeypatch):
     all of them get their answer."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from digitlab import _imagemem, preprocess as pre
+    from digitlab import _imagemem, decode
 
     budget = _imagemem.DecodeBudget(150 * 2**20)
-    monkeypatch.setattr(pre, "DECODES", budget)
+    monkeypatch.setattr(decode, "DECODES", budget)
     data = rgba_png(2000, paper_seven)  # ~60 MB to decode and reduce: two fit in the pool, three do not
     with ThreadPoolExecutor(6) as pool:
         results = list(pool.map(lambda _: preprocess(data).image, range(6)))
@@ -363,11 +363,11 @@ def test_h6_concurrent_decodes_share_one_budget(paper_seven, monkeypatch):
 
 def test_h6_too_many_waiting_is_busy(paper_seven, monkeypatch):
     """Check a decode that would wait beyond ``max_waiting`` is refused as busy (HTTP 503)."""
-    from digitlab import _imagemem, preprocess as pre
+    from digitlab import _imagemem, decode
     from digitlab.preprocess import ImageBusyError
 
     budget = _imagemem.DecodeBudget(100 * 2**20, max_waiting=0)
-    monkeypatch.setattr(pre, "DECODES", budget)
+    monkeypatch.setattr(decode, "DECODES", budget)
     with budget.reserve(100 * 2**20):  # the pool is full
         with pytest.raises(ImageBusyError, match="big.png: the server is busy decoding other large images") as info:
             preprocess(rgba_png(2000, paper_seven), name="big.png")

@@ -10,7 +10,6 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/_live.py
@@ -31,15 +30,13 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, mnist):
-    """A logreg run on the `mnist_small` images (with predictions.npz) served on 127.0.0.1."""
+    """An evaluated logreg run on the `mnist_small` images served on 127.0.0.1."""
     from digitlab import training
     from digitlab.web import create_app
 
     root = tmp_path_factory.mktemp("browser-runs")
-    run = training.train(mnist, "logreg", limit=3000, seed=0, evaluate=False, runs_dir=root)
-    test, model = run.load_split().test, run.load_model()
-    with open(run.path / "predictions.npz", "wb") as fh:
-        np.savez(fh, y_true=test.labels, y_pred=model.predict(test.X), y_proba=model.predict_proba(test.X))
+    # evaluated by train() itself, so the page sees exactly what evaluation stores
+    run = training.train(mnist, "logreg", limit=3000, seed=0, cv=0, figures=False, runs_dir=root)
     with live_server(create_app(root, run.id)) as base:
         yield base, run
 

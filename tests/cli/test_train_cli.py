@@ -51,12 +51,12 @@ def test_train_notebook_params_are_typed(run_cli, tmp_path):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--model", "logregg"], "unknown model 'logregg'; did you mean 'logreg'?"),
+    (["--model", "logregg"], "--model logregg: unknown model; did you mean 'logreg'?"),
     (["--param", "Cc=1"], "--param Cc: unknown parameter for model logreg; did you mean 'C'?"),
-    (["--param", "C=abc"], "--param C: expected a number, got 'abc'"),
+    (["--param", "C=abc"], "--param C=abc: expected a number"),
     (["--param", "C=-1"], "'C' parameter of"),
     (["--param", "C"], "--param: expected key=value, got 'C'"),
-    (["--detect", "12"], "--detect: must be a class index 0–9, got 12"),
+    (["--detect", "12"], "--detect 12: must be a class index 0–9"),
 ], ids=["model", "unknown-param", "type", "range", "no-equals", "detect"])
 def test_train_usage_errors(run_cli, tmp_path, args, needle):
     """Each usage error: exit 2, one line naming the option, and no run folder."""
@@ -131,7 +131,7 @@ def test_train_interrupted_leaves_no_run(tmp_path, monkeypatch):
 
     monkeypatch.setattr(training, "fit_model", boom)
     with pytest.raises(KeyboardInterrupt):
-        training.train("digits", "logreg", test_size=0.25, runs_dir=tmp_path)
+        training.train("digits", "logreg", test_size=0.25, cv=0, runs_dir=tmp_path)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -180,10 +180,10 @@ def no_fit(monkeypatch):
 
 
 REFUSED = [
-    (["--seed", "-1", "--test-size", "0.25"], 2, "seed=-1: must be an integer between 0 and 2**32-1"),
-    (["--seed", "1099511627776", "--test-size", "0.25"], 2, "seed=1099511627776: must be an integer"),
-    (["--limit", "15"], 2, "cv=3: the smallest class, "),
-    (["--test-size", "0.999"], 2, "test_size=0.999 gives 1 training image of 1,797, fewer than the 10 classes"),
+    (["--seed", "-1", "--test-size", "0.25"], 2, "--seed -1: must be an integer between 0 and 2**32-1"),
+    (["--seed", "1099511627776", "--test-size", "0.25"], 2, "--seed 1099511627776: must be an integer"),
+    (["--limit", "15"], 2, "--cv 3: the smallest class, "),
+    (["--test-size", "0.999"], 2, "--test-size 0.999: gives 1 training image of 1,797, fewer than the 10 classes"),
     (["--model", "knn", "--param", "n_neighbors=100000", "--test-size", "0.25"], 2,
      "n_neighbors=100000: more neighbours than the 1,347 training images of digits"),
     (["--model", "knn", "--param", "n_neighbors=1000", "--test-size", "0.25"], 2,
@@ -196,7 +196,7 @@ REFUSED = [
      "strategy='constant': also give constant=<a class>"),
     (["--model", "dummy", "--param", "strategy=constant", "--param", "constant=12", "--test-size", "0.25"], 2,
      "constant=12: not a class of the 1,347 training images of digits"),
-    (["--cv", "1", "--test-size", "0.25"], 2, "cv=1: use 0 to skip cross-validation, or 2 or more folds"),
+    (["--cv", "1", "--test-size", "0.25"], 2, "--cv 1: use 0 to skip cross-validation, or 2 or more folds"),
     (["--model", "knn", "--param", "pca__n_components=0", "--test-size", "0.25"], 2,
      "pca__n_components=0: keep at least 1 component"),
     (["--param", "solver=liblinear", "--test-size", "0.25"], 2,
@@ -221,9 +221,9 @@ def test_train_refuses_values_the_data_cannot_take(run_cli, tmp_path, no_fit, ar
     ("one-class", [], 65, "the 4 training images of threes are all of class '3'; a classifier needs images "
                           "of at least two classes"),
     ("one-class", ["--model", "dummy", "--cv", "0"], 65, "are all of class '3'"),
-    ("twelve", [], 2, "test_size=0.2 gives 8 test images of 36, fewer than the 12 classes (a stratified "
+    ("twelve", [], 2, "--test-size 0.2: gives 8 test images of 36, fewer than the 12 classes (a stratified "
                       "split needs one of each on both sides); use test_size between 0.334 and 0.666"),
-    ("twelve", ["--test-size", "0.5"], 2, "cv=3: the smallest class, 'c00', has only 1 training image"),
+    ("twelve", ["--test-size", "0.5"], 2, "--cv 3: the smallest class, 'c00', has only 1 training image"),
 ], ids=["one-class", "one-class-dummy", "twelve-classes", "twelve-classes-cv"])
 def test_train_refuses_image_folders_too_small(run_cli, tmp_path, no_fit, folders, which, args, code, needle):
     runs = tmp_path / "runs"
@@ -248,7 +248,7 @@ def test_train_twelve_classes_with_a_split_they_allow(run_cli, tmp_path, folders
     (dict(test_size=0.999), "ParameterError", r"test_size=0\.999"),
     (dict(model="knn", params={"n_neighbors": 100000}, test_size=0.25), "ParameterError", r"n_neighbors=100000"),
     (dict(model="mlp", params={"hidden_layer_sizes": (64, 0)}, test_size=0.25), "ParameterError",
-     r"hidden_layer_sizes=\(64, 0\)"),
+     r"params\['hidden_layer_sizes'\]=\(64, 0\)"),
     (dict(cv=1, test_size=0.25), "ParameterError", r"cv=1"),
 ], ids=["seed-negative", "seed-2**40", "limit-15", "test-size-0.999", "knn-k-huge", "mlp-layer-0", "cv-1"])
 def test_train_api_raises_typed_errors(tmp_path, no_fit, kwargs, exc, match):
@@ -281,7 +281,7 @@ def test_split_api_checks_seed_and_sizes(digits):
     assert len(digits.train_test(0.25, seed=2**32 - 1).test) == 450  # the top of the range works
     with pytest.raises(ParameterError, match=r"test_size=1\.5: must be between 0 and 1"):
         digits.train_test(1.5)
-    with pytest.raises(ParameterError, match=r"test_size=5 gives 5 test images of 1,797, fewer than the 10"):
+    with pytest.raises(ParameterError, match=r"test_size=5: gives 5 test images of 1,797, fewer than the 10"):
         digits.train_test(5)
     with pytest.raises(ParameterError, match=r"limit=0"):
         digits.train_test(0.25, limit=0)

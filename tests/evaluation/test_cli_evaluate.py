@@ -123,7 +123,7 @@ def test_evaluate_refuses_folds_the_run_cannot_fill(tmp_path, run_cli):
     small = digitlab.train("digits", "logreg", test_size=0.25, limit=100, cv=0, figures=False, runs_dir=runs)
     knn = digitlab.train("digits", "knn", params={"n_neighbors": 150, "pca__n_components": 20},
                          test_size=0.25, limit=200, cv=0, figures=False, runs_dir=runs)
-    for run, cv, needle in ((small, "20", "cv=20: the smallest class, "),
+    for run, cv, needle in ((small, "20", "--cv 20: the smallest class, "),
                             (knn, "3", "n_neighbors=150: more neighbours than the 133 training images of a "
                                        "cross-validation fold")):
         before = {p.name: p.read_bytes() for p in run.path.iterdir() if p.is_file()}
@@ -132,4 +132,4 @@ def test_evaluate_refuses_folds_the_run_cannot_fill(tmp_path, run_cli):
         assert needle in _one_line(err)
         assert {p.name: p.read_bytes() for p in run.path.iterdir() if p.is_file()} == before
     with pytest.raises(ParameterError, match="n_neighbors=150"):
-        digitlab.evaluate(knn, cv=3, figures=False)
+        digitlab.evaluate_run(knn, cv=3)

@@ -96,7 +96,7 @@ class Figures:
     build = False
 
     def __init__(self, monkeypatch):
-        from digitlab.evaluation import figures
+        from digitlab.plots import figure_set as figures
 
         real_draw_all = figures.draw_all
         monkeypatch.setattr(figures, "draw_all",

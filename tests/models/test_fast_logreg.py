@@ -80,17 +80,17 @@ def test_fast_logreg_convergence_flag(digits):
 
 
 def test_fast_logreg_fit_model_records_convergence(digits):
-    """Check training.fit_model reads converged_ and n_iter_ from the pipeline."""
-    from digitlab.training import fit_model
+    """Check fitting.fit_model reads converged_ and n_iter_ from the pipeline."""
+    from digitlab.fitting import fit_model
 
     pipe = make_model("logreg")
     fit = fit_model(pipe, digits.X, digits.y)
-    assert fit["converged"] is True
-    assert 1 <= fit["n_iter"] < fit["max_iter"]
+    assert fit.converged is True
+    assert 1 <= fit.n_iter < fit.max_iter
     with pytest.warns(ConvergenceWarning):
         pipe = make_model("logreg", {"max_iter": "1"}).fit(digits.X, digits.y)
     fit = fit_model(make_model("logreg", {"max_iter": "1"}), digits.X, digits.y)
-    assert fit["converged"] is False and fit["warnings"]
+    assert fit.converged is False and fit.warnings
 
 
 def test_fast_logreg_proba_invariants(mnist_small):

@@ -81,23 +81,25 @@ def compare(ctx, run_ids, as_json):
 
 
 def compare_table(rs) -> list[tuple[str, list]]:
+    import msgspec
+
     rows = [
-        ("dataset", [r.meta["dataset"]["name"] for r in rs]),
-        ("split", [r.meta["split"]["how"] for r in rs]),
-        ("n train", [r.meta["split"]["n_train"] for r in rs]),
-        ("model", [r.meta["model"]["name"] for r in rs]),
+        ("dataset", [r.info.dataset.name for r in rs]),
+        ("split", [r.info.split.how for r in rs]),
+        ("n train", [r.info.split.n_train for r in rs]),
+        ("model", [r.info.model.name for r in rs]),
         ("task", [r.summary()["task"] for r in rs]),
-        ("params", [", ".join(f"{k}={v}" for k, v in r.meta["model"]["params"].items()) or "defaults"
-                    for r in rs]),
-        ("fit seconds", [r.meta["fit"]["seconds"] for r in rs]),
-        ("converged", [str(r.meta["fit"]["converged"]) for r in rs]),
+        ("params", [", ".join(f"{k}={v}" for k, v in r.info.model.params.items()) or "defaults" for r in rs]),
+        ("fit seconds", [r.info.fit.seconds for r in rs]),
+        ("converged", [str(r.info.fit.converged) for r in rs]),
     ]
+    metrics = [msgspec.to_builtins(r.info.metrics) for r in rs]
     keys = []
-    for r in rs:
-        for k, v in r.meta.get("metrics", {}).items():
-            if k not in keys and isinstance(v, (int, float)):
+    for m in metrics:
+        for k, v in m.items():
+            if k not in keys and isinstance(v, (int, float)) and not isinstance(v, bool):
                 keys.append(k)
-    rows += [(k, [r.meta.get("metrics", {}).get(k) for r in rs]) for k in keys]
+    rows += [(k, [m.get(k) for m in metrics]) for k in keys]
     return rows
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from ._app import cli
-from ._common import cache_dir_option, data_dir_option, json_option, print_json, safe, show_progress
+from ._common import (
+    cache_dir_option,
+    data_dir_option,
+    json_option,
+    print_json,
+    safe,
+    show_progress,
+)
 
 
 def runs_dir_option(f):
@@ -25,7 +32,7 @@ def split_options(f):
 
 def skipped_cv_note(model) -> None:
     """Say so when an expensive model's default skips cross-validation (stderr: --json stays clean)."""
-    from ..training import DEFAULT_CV, default_cv
+    from ..fitting import DEFAULT_CV, default_cv
 
     if default_cv(model) == 0:
         click.echo(f"cv: skipped for {model} (expensive); pass --cv {DEFAULT_CV} to cross-validate", err=True)
@@ -67,7 +74,7 @@ def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, 
     import warnings
 
     from .. import training
-    from ..models import parse_param_args
+    from ._common import parse_param_args
 
     if cv is None and not no_eval:
         skipped_cv_note(model)
@@ -85,14 +92,14 @@ def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, 
         if "digitlab" in str(n.filename) or "penalty" in str(n.message):
             click.echo(safe(f"note: {n.message}"), err=True)
     if as_json:
-        print_json({"run": str(run.path), **run.summary(), "metrics": run.meta.get("metrics", {})})
+        print_json({"run": str(run.path), **run.summary(), "metrics": run.metrics()})
         return
     s = run.summary()
-    fit = run.meta["fit"]
-    conv = "converged" if fit["converged"] else "NOT converged"
-    iters = f", {fit['n_iter']} iterations" if fit.get("n_iter") is not None else ""
-    click.echo(f"fitted {safe(s['model'])} on {s['n_train']:,} images in {fit['seconds']:.1f} s ({conv}{iters})")
-    m = run.meta.get("metrics", {})
+    fit = run.info.fit
+    conv = "converged" if fit.converged else "NOT converged"
+    iters = f", {fit.n_iter} iterations" if fit.n_iter is not None else ""
+    click.echo(f"fitted {safe(s['model'])} on {s['n_train']:,} images in {fit.seconds or 0:.1f} s ({conv}{iters})")
+    m = run.metrics()
     for key, label in (("test_accuracy", "test accuracy"), ("train_accuracy", "train accuracy"),
                        ("cv_mean", "cv accuracy (mean)"), ("precision", "precision"),
                        ("recall", "recall"), ("f1", "F1")):

@@ -198,7 +198,7 @@ def _check_split_sizes(ds: Dataset, size, stratify: bool) -> None:
         why = "and each side needs at least one"
     lo, hi = math.ceil(k / n * 1000) / 1000, math.floor((n - k) / n * 1000) / 1000
     hint = f"; use test_size between {lo:g} and {hi:g}" if lo <= hi else ""
-    raise ParameterError(f"test_size={size:g} gives {images}, {why}{hint}")
+    raise ParameterError(f"test_size={size:g}: gives {images}, {why}{hint}")
 
 
 def _stratified_take(ds: Dataset, n: int, seed: int) -> Dataset:

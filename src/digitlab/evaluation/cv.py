@@ -18,6 +18,7 @@ from numbers import Integral
 import numpy as np
 
 from ..exceptions import ParameterError, WorkerError
+from ..runs import FitInfo
 from .scoring import score
 
 
@@ -54,7 +55,7 @@ class CVResult:
     warnings: list = field(default_factory=list)
     seconds: float = 0.0
     final_model: object = None  # with final=True: the model fitted on all of X
-    final_fit: dict | None = None  # and training.fit_model's record of that fit
+    final_fit: FitInfo | None = None  # and fitting.fit_model's record of that fit
 
     @property
     def mean(self) -> float:
@@ -150,7 +151,7 @@ def _fit_fold(model, X, y, train, test, binary):
 
 
 def _fit_final(model, X, y):
-    from ..training import fit_model
+    from ..fitting import fit_model
 
     return model, fit_model(model, X, y)
 

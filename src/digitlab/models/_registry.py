@@ -26,7 +26,6 @@ class ModelSpec:
     factory: Callable[[], object]
     description: str
     linear: bool = False
-    slow: bool = False  # left out of quick comparison tables
     # a fit on full MNIST takes minutes: `train` cross-validates it only when asked (cv=N)
     expensive: bool = False
     needs: str | None = None  # optional extra, e.g. "torch"
@@ -134,17 +133,16 @@ for _spec in (
     ModelSpec("dummy", _dummy, "always predicts the most frequent class (baseline)"),
     # PCA to 50 components: 97.67% vs 97.14% on raw pixels, and a much faster neighbour search
     ModelSpec("knn", _knn, "k-nearest neighbours (k=4, distance weights) on 50 principal components",
-              slow=True, preprocess=(("pca", _pca(50)),)),
-    ModelSpec("forest", _forest, "random forest, 100 trees", slow=True),
+              preprocess=(("pca", _pca(50)),)),
+    ModelSpec("forest", _forest, "random forest, 100 trees"),
     # on 784 raw pixels: fit 80 s on 20,000 MNIST images, growing faster than linearly (2 cores)
-    ModelSpec("svm", _svm, "support vector machine, RBF kernel", slow=True, expensive=True),
-    ModelSpec("mlp", _mlp, "multi-layer perceptron, one hidden layer of 256", slow=True),
+    ModelSpec("svm", _svm, "support vector machine, RBF kernel", expensive=True),
+    ModelSpec("mlp", _mlp, "multi-layer perceptron, one hidden layer of 256"),
     ModelSpec("knn-deskew", _knn, "k-nearest neighbours on 50 principal components of deskewed digits",
-              slow=True, preprocess=(("deskew", _deskew), ("pca", _pca(50)))),
+              preprocess=(("deskew", _deskew), ("pca", _pca(50)))),
     ModelSpec("svm-deskew", _svm, "support vector machine (RBF) on 50 principal components of deskewed digits",
-              slow=True, preprocess=(("deskew", _deskew), ("pca", _pca(50)))),
-    ModelSpec("cnn", _cnn, "convolutional network (PyTorch, 3 conv blocks)", slow=True, needs="torch",
-              expensive=True),
+              preprocess=(("deskew", _deskew), ("pca", _pca(50)))),
+    ModelSpec("cnn", _cnn, "convolutional network (PyTorch, 3 conv blocks)", needs="torch", expensive=True),
 ):
     register(_spec)
 
@@ -159,7 +157,7 @@ def get_spec(name: str) -> ModelSpec:
     except KeyError:
         hint = difflib.get_close_matches(name, MODELS, n=1)
         did = f"; did you mean {hint[0]!r}?" if hint else ""
-        raise ParameterError(f"--model: unknown model {name!r}{did} (choose from {', '.join(MODELS)})") from None
+        raise ParameterError(f"model={name!r}: unknown model{did} (choose from {', '.join(MODELS)})") from None
 
 
 def make_model(name: str = "logreg", params: dict | None = None, *, raw_pixels: bool = False,
@@ -207,7 +205,7 @@ def _require_torch():
         import torch  # noqa: F401
     except ImportError:
         raise ParameterError(
-            "--model cnn needs PyTorch: pip install 'digitlab[torch]' (CPU build: pip install torch==2.13.0)"
+            "model='cnn': needs PyTorch: pip install 'digitlab[torch]' (CPU build: pip install torch==2.13.0)"
         ) from None
 
 
@@ -219,14 +217,14 @@ def _validate(pipe: Pipeline) -> None:
             step._validate_params()
         except ValueError as exc:
             msg = str(exc).split("\n")[0]
-            raise ParameterError(f"--param: {msg}") from None
+            raise ParameterError(f"params: {msg}") from None
         _check_combinations(step)
         sizes = step.get_params(deep=False).get("hidden_layer_sizes")
         if sizes is not None:
             # MLPClassifier checks the sizes only when fitting starts
             layers = list(sizes) if hasattr(sizes, "__iter__") and not isinstance(sizes, str) else [sizes]
             if not all(isinstance(u, Integral) and not isinstance(u, bool) and u >= 1 for u in layers):
-                raise ParameterError(f"--param hidden_layer_sizes={sizes!r}: every layer needs a whole "
+                raise ParameterError(f"params['hidden_layer_sizes']={sizes!r}: every layer needs a whole "
                                      "number of units, at least 1 (e.g. 256 or 256,128)")
 
 
@@ -237,7 +235,7 @@ def _check_combinations(step) -> None:
         try:
             more()
         except ValueError as exc:
-            raise ParameterError(f"--param: {str(exc).splitlines()[0]}") from None
+            raise ParameterError(f"params: {str(exc).splitlines()[0]}") from None
     from sklearn.linear_model import LogisticRegression
 
     if isinstance(step, LogisticRegression):
@@ -245,13 +243,13 @@ def _check_combinations(step) -> None:
         solver, l1, C = step.solver, step.l1_ratio, step.C
         penalty = None if C == math.inf else "l2" if l1 in (0, None) else "l1" if l1 == 1 else "elasticnet"
         if penalty == "elasticnet" and solver != "saga":
-            raise ParameterError(f"--param l1_ratio={l1:g}: elastic-net needs solver=saga, not {solver}")
+            raise ParameterError(f"params['l1_ratio']={l1:g}: elastic-net needs solver=saga, not {solver}")
         if penalty == "l1" and solver not in ("liblinear", "saga"):
-            raise ParameterError(f"--param l1_ratio=1: L1 needs solver=saga or liblinear, not {solver}")
+            raise ParameterError(f"params['l1_ratio']=1: L1 needs solver=saga or liblinear, not {solver}")
         if step.dual and solver != "liblinear":
-            raise ParameterError(f"--param dual=True: only solver=liblinear has a dual, not {solver}")
+            raise ParameterError(f"params['dual']=True: only solver=liblinear has a dual, not {solver}")
         if penalty is None and solver == "liblinear":
-            raise ParameterError("--param C=inf (no penalty): not possible with solver=liblinear")
+            raise ParameterError("params['C']=inf: no penalty is not possible with solver=liblinear")
 
 
 # sklearn 1.9 deprecates `penalty`; the notebooks spell it. Translate to l1_ratio / C.
@@ -265,10 +263,10 @@ def translate_penalty(params: dict) -> tuple[dict, str | None]:
     value = str(params.pop("penalty")).lower()
     if value == "elasticnet":
         if "l1_ratio" not in params:
-            raise ParameterError("--param penalty=elasticnet: also give l1_ratio (between 0 and 1)")
+            raise ParameterError("params['penalty']='elasticnet': also give l1_ratio (between 0 and 1)")
         return params, "penalty=elasticnet is implied by l1_ratio in scikit-learn ≥ 1.8; dropped"
     if value not in _PENALTY:
-        raise ParameterError(f"--param penalty: expected l1, l2, elasticnet or none, got {value!r}")
+        raise ParameterError(f"params['penalty']={value!r}: expected l1, l2, elasticnet or none")
     new = _PENALTY[value]
     for k, v in new.items():
         params.setdefault(k, v)
@@ -294,7 +292,7 @@ def coerce_params(pipe: Pipeline, params: dict, model_name: str, also_known=()) 
             own = sorted(set(clf.get_params(deep=False)) | set(also_known))
             hint = difflib.get_close_matches(key, own, n=1)
             did = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise ParameterError(f"--param {key}: unknown parameter for model {model_name}{did}")
+            raise ParameterError(f"params[{key!r}]: unknown parameter for model {model_name}{did}")
         out[full] = convert_value(key, value, valid[full]) if isinstance(value, str) else value
     return out
 
@@ -309,7 +307,7 @@ def convert_value(key: str, text: str, default):
             return True
         if low in ("false", "0", "no"):
             return False
-        raise ParameterError(f"--param {key}: expected true or false, got {text!r}")
+        raise ParameterError(f"params[{key!r}]={text!r}: expected true or false")
     if isinstance(default, int) and not isinstance(default, bool):
         try:
             return int(text)
@@ -317,18 +315,18 @@ def convert_value(key: str, text: str, default):
             try:
                 f = float(text)
             except ValueError:
-                raise ParameterError(f"--param {key}: expected a number, got {text!r}") from None
+                raise ParameterError(f"params[{key!r}]={text!r}: expected a number") from None
             return int(f) if f.is_integer() else f
     if isinstance(default, float):
         try:
             return float(text)
         except ValueError:
-            raise ParameterError(f"--param {key}: expected a number, got {text!r}") from None
+            raise ParameterError(f"params[{key!r}]={text!r}: expected a number") from None
     if isinstance(default, tuple) or low.startswith("("):
         try:
             return tuple(int(v) for v in low.strip("()").split(",") if v.strip())
         except ValueError:
-            raise ParameterError(f"--param {key}: expected integers like 256,128, got {text!r}") from None
+            raise ParameterError(f"params[{key!r}]={text!r}: expected integers like 256,128") from None
     # untyped default (None or str): numbers if they look like numbers
     for cast in (int, float):
         try:
@@ -336,14 +334,3 @@ def convert_value(key: str, text: str, default):
         except ValueError:
             pass
     return text
-
-
-def parse_param_args(items) -> dict:
-    """``["C=50", "tol=0.01"]`` → ``{"C": "50", "tol": "0.01"}`` (typed later by the model)."""
-    out = {}
-    for item in items or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ParameterError(f"--param: expected key=value, got {item!r}")
-        out[key.strip()] = value.strip()
-    return out
