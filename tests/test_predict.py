@@ -154,7 +154,7 @@ def test_predict_cli_json_top(run_cli, mnist_run, clear_digits):
     model = mnist_run.load_model()
     pred = Predictor.from_run(mnist_run)
     for r, f in zip(rows, files):
-        assert set(r) == {"file", "prediction", "probability", "top"}
+        assert set(r) == {"file", "prediction", "probability", "top", "run", "run_reason"}
         assert len(r["top"]) == 4
         probs = [t["probability"] for t in r["top"]]
         assert probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6

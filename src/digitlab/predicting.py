@@ -101,6 +101,7 @@ class Predictor:
     def __init__(self, model, *, classes=None, shape=None, run_id=None):
         self.model = model
         self.run_id = run_id
+        self.run_reason = None  # why this run answers (``best: ...``), set by from_run
         n = getattr(model, "n_features_in_", None)
         if shape is None:
             side = int(round(np.sqrt(n))) if n else 28
@@ -124,14 +125,18 @@ class Predictor:
         Parameters
         ----------
         run : Run, str or path-like
-            A :class:`~digitlab.runs.Run`, or a run id, unique part of one, ``latest``, or folder.
+            A :class:`~digitlab.runs.Run`, or a run id, unique part of one, ``latest``, ``best``
+            (see :func:`~digitlab.runs.choose_run`), or folder.
         """
-        from .runs import Run, resolve_run
+        from .runs import Run, choose_run
 
+        why = "given"
         if not isinstance(run, Run):
-            run = resolve_run(run, runs_dir)
+            run, why = choose_run(run, runs_dir)
         model = run.load_model(allow_version_mismatch=allow_version_mismatch)
-        return cls(model, classes=run.classes or None, shape=run.info.dataset.shape or None, run_id=run.id)
+        pred = cls(model, classes=run.classes or None, shape=run.info.dataset.shape or None, run_id=run.id)
+        pred.run_reason = why
+        return pred
 
     @property
     def size(self) -> int:

@@ -1,4 +1,4 @@
-"""``digitlab predict RUN FILE...``: the digit in each of your own images."""
+"""``digitlab predict [RUN] FILE...``: the digit in each of your own images."""
 
 from __future__ import annotations
 
@@ -27,8 +27,7 @@ def format_line(p) -> str:
 
 
 @cli.command()
-@click.argument("run")
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("args", nargs=-1, required=True, metavar="[RUN] FILES...")
 @click.option("--top", type=click.IntRange(min=1, max=100), default=3, show_default=True,
               help="How many classes to show per file (the prediction, the runner-up, ...).")
 @click.option("--show-input", type=click.Path(dir_okay=False), default=None, metavar="OUT.png",
@@ -40,10 +39,12 @@ def format_line(p) -> str:
               help="Load a model saved with another scikit-learn minor version.")
 @runs_dir_option
 @json_option
-def predict(run, files, top, show_input, raw, allow_version_mismatch, runs_dir, as_json):
+def predict(args, top, show_input, raw, allow_version_mismatch, runs_dir, as_json):
     """Predict the digit in image files, folders, .npy arrays or IDX files with a trained RUN.
 
-    RUN is a run id, a unique part of one, `latest`, or a run folder. FILES may be `-` for an
+    RUN is a run id, a unique part of one, `latest`, `best`, `best:DATASET`, or a run folder;
+    without it (the first argument is an existing file or folder) the run is `best`: the
+    evaluated multi-class run with the highest test accuracy. FILES may be `-` for an
     image piped to standard input. Every image is turned into
     an MNIST-style digit first (polarity, crop, 20x20 box, centred), so photos, scans and
     drawings work. A file that cannot be read gets its own error line; the others are still
@@ -51,7 +52,8 @@ def predict(run, files, top, show_input, raw, allow_version_mismatch, runs_dir, 
 
     \b
     Examples:
-      digitlab predict latest note.jpg scans/
+      digitlab predict note.jpg scans/          # with the best run
+      digitlab predict latest note.jpg
       digitlab predict latest digit.png --json --top 3
       digitlab predict 20261122-101500-mnist-logreg t10k-images-idx3-ubyte.gz --raw
       digitlab predict latest digit.png --show-input seen.png
@@ -59,6 +61,7 @@ def predict(run, files, top, show_input, raw, allow_version_mismatch, runs_dir, 
     from .._atomic import check_output, is_stdout
     from ..predicting import SOFTMAX, Predictor
 
+    run, files = split_run_arg(args, runs_dir)
     png_out = show_input is not None and is_stdout(show_input)  # stdout is the PNG: text to stderr
     if png_out and as_json:
         raise click.UsageError("--json and --show-input - both want standard output; name a PNG file")
@@ -69,13 +72,16 @@ def predict(run, files, top, show_input, raw, allow_version_mismatch, runs_dir, 
     good = [p for p in preds if p.ok]
     if show_input and good:
         _save_inputs(good, show_input)
+    chosen = {"run": predictor.run_id, "run_reason": predictor.run_reason}
     if as_json:
-        print_json([{**p.to_dict(), **({"scores": SOFTMAX} if p.ok and predictor.score_kind == SOFTMAX else {})}
-                    for p in preds])
+        print_json([{**p.to_dict(), **chosen, **({"scores": SOFTMAX} if p.ok and predictor.score_kind == SOFTMAX
+                                                 else {})} for p in preds])
     else:
         for p in preds:
             if p.ok:
                 click.echo(safe(format_line(p)), err=png_out)  # a newline in a name stays on its line (H11)
+    if not as_json and not predictor.run_reason.startswith("named"):
+        click.echo(f"run {safe(predictor.run_id)} ({safe(predictor.run_reason)})", err=True)
     for p in preds:
         if not p.ok:
             error(str(p.error))
@@ -85,6 +91,23 @@ def predict(run, files, top, show_input, raw, allow_version_mismatch, runs_dir, 
         click.echo(f"model input saved to {safe(show_input) if not png_out else 'standard output'}", err=True)
     bad = [p for p in preds if not p.ok]
     return bad[0].error.exit_code if bad else 0
+
+
+def split_run_arg(args: tuple[str, ...], runs_dir=None) -> tuple[str, tuple[str, ...]]:
+    """``[RUN] FILES...``: the first argument is the run unless it is an existing file or folder
+    that is not a run folder (or `-`); then the run is ``best``."""
+    import os
+    from pathlib import Path
+
+    from ..runs import RUN_FILE
+
+    first = args[0]
+    is_input = first == "-" or (os.path.lexists(first) and not (Path(first) / RUN_FILE).exists())
+    if is_input:
+        return "best", args
+    if len(args) == 1:
+        raise click.UsageError(f"no FILES to predict after the run {first!r}")
+    return first, args[1:]
 
 
 def _save_inputs(preds, path) -> None:

@@ -60,13 +60,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
     """Serve the draw-a-digit page and the JSON API for the runs in the runs folder.
 
-    RUN (id, unique part of one, `latest`, or a run folder) is the model used by default; the
-    page can switch to any other run without a restart. The model is loaded before the server
+    RUN (id, unique part of one, `latest`, `best`, `best:DATASET`, or a run folder) is the model
+    used by default; without it, `best`: the evaluated multi-class run with the highest test
+    accuracy (else the newest run). The page says which run answers and why, and can switch
+    to any other run without a restart. The model is loaded before the server
     starts, so a missing or untrusted model stops it with the usual error and exit code.
 
     \b
     Examples:
-      digitlab serve                      # newest run, http://127.0.0.1:8000
+      digitlab serve                      # best run, http://127.0.0.1:8000
       digitlab serve latest --port 8080
       digitlab serve 20261122-101500-mnist-logreg --runs-dir ~/runs
       digitlab serve --workers 2          # one process per core
@@ -80,13 +82,17 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
     except ModuleNotFoundError as exc:  # the web extra is optional
         raise click.ClickException(f"`digitlab serve` needs {exc.name}: pip install 'digitlab[web]'") from None
     from .._imagemem import prefer_mmap
-    from ..runs import list_runs, resolve_run
+    from ..runs import best_run, choose_run, list_runs
 
-    if run is None and list_runs(runs_dir):
-        run = "latest"
-    resolved = resolve_run(run, runs_dir) if run is not None else None
+    resolved, why = None, None
+    if run is not None:
+        resolved, why = choose_run(run, runs_dir)
+    elif runs := list_runs(runs_dir):
+        resolved, why = best_run(runs)
+        if resolved is None:
+            resolved, why = runs[-1], "latest: the newest run (none is an evaluated multi-class run)"
     hosts = list(allow_hosts) + ([host] if not _is_loopback(host) else [])
-    app = create_app(runs_dir, resolved, allowed_hosts=hosts, limit_concurrency=limit_concurrency)
+    app = create_app(runs_dir, resolved, run_reason=why, allowed_hosts=hosts, limit_concurrency=limit_concurrency)
     if resolved is not None:
         app.state.registry.predictor(resolved)  # D1-D7: refuse to start with a bad model
     else:
@@ -98,8 +104,8 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
     prefer_mmap()
     sock = bind_socket(host, port)
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"serving {safe(resolved.id) if resolved else 'no run'} on http://{shown}:{sock.getsockname()[1]}/ "
-               "(Ctrl-C to stop)", err=True)
+    chosen = f"{safe(resolved.id)} ({safe(why)})" if resolved else "no run"
+    click.echo(f"serving {chosen} on http://{shown}:{sock.getsockname()[1]}/ (Ctrl-C to stop)", err=True)
     # idle and header timeouts, JSON for the server's own 400; the request limit is the app's
     options = uvicorn_options()
     try:
@@ -119,7 +125,7 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
             # worker processes are spawned and rebuild the app from this description
             os.environ[SERVE_ENV] = json.dumps({
                 "runs_dir": str(runs_dir) if runs_dir else None,
-                "run": str(resolved.path.resolve()) if resolved else None, "allowed_hosts": hosts,
+                "run": str(resolved.path.resolve()) if resolved else None, "run_reason": why, "allowed_hosts": hosts,
                 "limit_concurrency": limit_concurrency})
             config = uvicorn.Config("digitlab.web.app:app_from_env", factory=True, workers=workers, **options)
             Multiprocess(config, sockets=[sock]).run()

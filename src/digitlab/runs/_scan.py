@@ -1,4 +1,5 @@
-"""Finding runs in a runs folder: :func:`scan_runs`, :func:`list_runs`, :func:`resolve_run`."""
+"""Finding runs in a runs folder: :func:`scan_runs`, :func:`list_runs`, :func:`resolve_run`,
+:func:`choose_run` (the run and why it was chosen) and :func:`best_run`."""
 
 from __future__ import annotations
 
@@ -34,26 +35,54 @@ def list_runs(runs_dir=None) -> list[Run]:
 
 
 def resolve_run(ref: str | os.PathLike, runs_dir=None) -> Run:
-    """A run by id, unique part of an id, ``latest``, or folder path."""
+    """A run by id, unique part of an id, ``latest``, ``best``, ``best:DATASET`` or folder path."""
+    return choose_run(ref, runs_dir)[0]
+
+
+def best_run(runs: list[Run], dataset: str | None = None) -> tuple[Run | None, str]:
+    """The evaluated multi-class run with the highest test accuracy (on *dataset*, else on the
+    dataset of the newest such run), and a sentence saying why; ties go to the larger test set,
+    then the newer run. Detectors are left out: their accuracy answers another question."""
+    scored = [r for r in runs if not r.is_binary and r.info.metrics.test_accuracy is not None]
+    if dataset is None and scored:
+        dataset = scored[-1].info.dataset.name
+    scored = [r for r in scored if r.info.dataset.name == dataset]
+    if not scored:
+        return None, f"no evaluated multi-class run{' on ' + dataset if dataset else ''}"
+    best = max(scored, key=lambda r: (r.info.metrics.test_accuracy, r.info.split.n_test, r.info.created, r.id))
+    n = len(scored)
+    return best, (f"best: the highest test accuracy ({best.info.metrics.test_accuracy:.4f}) of "
+                  f"{n} evaluated multi-class run{'s' if n != 1 else ''} on {dataset}")
+
+
+def choose_run(ref: str | os.PathLike, runs_dir=None) -> tuple[Run, str]:
+    """Like :func:`resolve_run`, with the reason the run was chosen (shown by ``serve`` and
+    ``predict``): ``"named"``, ``"latest: ..."`` or ``"best: ..."``."""
     ref_s = str(ref)
     p = Path(ref_s)
     if (p / RUN_FILE).exists():
-        return read_run(p)
+        return read_run(p), "named: a run folder"
     root = _config.runs_dir(runs_dir)
     runs, bad = scan_runs(runs_dir)
     for b in bad:
         if b.id == ref_s:  # named explicitly: say why it can't be used (65)
             raise DataError(b.reason)
+    if not runs and (ref_s in ("latest", "best") or ref_s.startswith("best:")):
+        raise InputMissingError(f"{root}: no runs yet — run `digitlab train` first")
     if ref_s == "latest":
-        if not runs:
-            raise InputMissingError(f"{root}: no runs yet — run `digitlab train` first")
-        return runs[-1]
+        return runs[-1], "latest: the newest run"
+    if ref_s == "best" or ref_s.startswith("best:"):
+        dataset = ref_s.partition(":")[2] or None
+        run, why = best_run(runs, dataset)
+        if run is None:
+            raise InputMissingError(f"{ref_s}: {why} in {root} (train one with `digitlab train`, or name a run)")
+        return run, why
     if not ID_RE.match(ref_s):
         raise InputMissingError(f"{ref_s}: no such run")
     exact = [r for r in runs if r.id == ref_s]
     matches = exact or [r for r in runs if ref_s in r.id]
     if len(matches) == 1:
-        return matches[0]
+        return matches[0], "named"
     if not matches:
         raise InputMissingError(f"{ref_s}: no such run in {root} (see `digitlab runs`)")
     raise InputMissingError(f"{ref_s}: ambiguous, matches {len(matches)} runs ({matches[0].id}, ...)")

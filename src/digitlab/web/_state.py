@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _config
 from ..exceptions import DigitlabError
-from ..runs import EVAL_FILE, ID_RE, PREDICTIONS_FILE, RUN_FILE, BadRun, Run, scan_runs
+from ..runs import EVAL_FILE, ID_RE, PREDICTIONS_FILE, RUN_FILE, BadRun, Run, best_run, scan_runs
 from ._guard import ApiError
 
 MAX_MODELS = 4  # a random forest is hundreds of MB: keep only the recently used ones
@@ -53,10 +53,11 @@ class _LRU:
 class RunRegistry:
     """The runs of one runs folder (plus, optionally, one run given on the command line)."""
 
-    def __init__(self, runs_dir=None, run: Run | None = None):
+    def __init__(self, runs_dir=None, run: Run | None = None, reason: str | None = None):
         self.root = _config.runs_dir(runs_dir)
         self.pinned = run
         self.default_id = run.id if run is not None else None
+        self.default_reason = reason if run is not None else None  # shown on the page (``best: ...``)
         self.models = _LRU(MAX_MODELS)
         self.splits = _LRU(MAX_SPLITS)
         self.results = _LRU(8)
@@ -72,12 +73,18 @@ class RunRegistry:
         return found, bad
 
     def default(self) -> str:
+        """The run that answers when a request names none: the one given at start, else the
+        best evaluated multi-class run, else the newest (chosen once, when first needed)."""
         if self.default_id:
             return self.default_id
         runs = self.runs()
         if not runs:
             raise ApiError(404, "no_runs", "no runs yet; train one with `digitlab train`")
-        return runs[-1].id
+        run, why = best_run(runs)
+        if run is None:
+            run, why = runs[-1], "latest: the newest run (none is an evaluated multi-class run)"
+        self.default_id, self.default_reason = run.id, why
+        return run.id
 
     def get(self, run_id: str | None) -> Run:
         if run_id is None or run_id == "":

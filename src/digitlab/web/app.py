@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
-from ..runs import Run, resolve_run
+from ..runs import Run, choose_run
 from . import _errors
 from ._guard import LIMIT_CONCURRENCY, LOCAL_HOSTS, MAX_BODY, Guard
 from ._state import RunRegistry
@@ -20,7 +20,7 @@ from .routes import router
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(runs_dir=None, run=None, *, allowed_hosts=None, max_body: int = MAX_BODY,
+def create_app(runs_dir=None, run=None, *, run_reason: str | None = None, allowed_hosts=None, max_body: int = MAX_BODY,
                body_seconds: float = 10.0, limit_concurrency: int = LIMIT_CONCURRENCY) -> FastAPI:
     """The web app for the runs in *runs_dir*, predicting with *run* by default.
 
@@ -29,7 +29,10 @@ def create_app(runs_dir=None, run=None, *, allowed_hosts=None, max_body: int = M
     runs_dir : path-like, default=None
         Runs folder (default ``$DIGITLAB_RUNS_DIR`` or ``./runs``); its runs can be switched to.
     run : Run, str or path-like, default=None
-        The default run (id, unique part, ``latest`` or folder). ``None``: the newest run.
+        The default run (id, unique part, ``latest``, ``best`` or folder). ``None``: the best
+        evaluated multi-class run (``best``), else the newest.
+    run_reason : str, default=None
+        Why *run* was chosen, as the page and ``/api/predict`` show it (default: from *run*).
     allowed_hosts : list of str, default=None
         Accepted Host header names; default localhost, 127.0.0.1 and [::1] (DNS-rebinding defence).
     max_body : int, default=5 MB
@@ -44,9 +47,11 @@ def create_app(runs_dir=None, run=None, *, allowed_hosts=None, max_body: int = M
     FastAPI
         ``app.state.registry`` holds the runs and the loaded models.
     """
+    reason = run_reason or ("given" if isinstance(run, Run) else None)
     if run is not None and not isinstance(run, Run):
-        run = resolve_run(run, runs_dir)
-    registry = RunRegistry(runs_dir, run)
+        run, why = choose_run(run, runs_dir)
+        reason = run_reason or why
+    registry = RunRegistry(runs_dir, run, reason)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -94,5 +99,5 @@ def app_from_env() -> FastAPI:
 
     prefer_mmap()  # as `serve` does in its own process (H6)
     cfg = json.loads(os.environ[SERVE_ENV])
-    return create_app(cfg.get("runs_dir"), cfg.get("run"), allowed_hosts=cfg.get("allowed_hosts"),
+    return create_app(cfg.get("runs_dir"), cfg.get("run"), run_reason=cfg.get("run_reason"), allowed_hosts=cfg.get("allowed_hosts"),
                       limit_concurrency=cfg.get("limit_concurrency", LIMIT_CONCURRENCY))

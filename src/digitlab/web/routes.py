@@ -80,15 +80,16 @@ async def predict(request: Request, run: RunParam = None) -> PredictOut:
     run_obj = reg.get(run)
     # G7: the model runs in the threadpool (one hop: loading, if needed, and predicting), never on
     # the event loop, so a big photo or a model being loaded does not stall other requests
-    out = await run_in_threadpool(_predict, reg, run_obj, data, name)
+    why = reg.default_reason if not run or run == reg.default_id else "requested"
+    out = await run_in_threadpool(_predict, reg, run_obj, data, name, why)
     # serialised here, so FastAPI does not validate the response a second time
     return Response(out.model_dump_json(by_alias=True), media_type="application/json")
 
 
-def _predict(reg, run_obj, data, name: str) -> PredictOut:
+def _predict(reg, run_obj, data, name: str, why: str | None) -> PredictOut:
     predictor = reg.predictor(run_obj)
     p = predictor.predict(data, name, top=len(predictor.classes))
-    return PredictOut(run=run_obj.id, prediction=p.prediction, probability=p.probability,
+    return PredictOut(run=run_obj.id, run_reason=why, prediction=p.prediction, probability=p.probability,
                       top=[{"class": c, "probability": q} for c, q in p.top[:3]],
                       classes=predictor.classes, probabilities=[float(x) for x in p.probabilities],
                       scores=predictor.score_kind, input=png_data_url(p.image), size=predictor.size,
@@ -135,7 +136,8 @@ def _summary(reg, run: Run) -> dict:
     return {**s, "created": str(s["created"]) if s.get("created") else None, "binary": run.is_binary,
             "shape": list(run.info.dataset.shape or [28, 28]),
             "classes": [str(c) for c in run.classes], "evaluated": (run.path / EVAL_FILE).is_file(),
-            "default": run.id == reg.default_id}
+            "default": run.id == reg.default_id,
+            "default_reason": reg.default_reason if run.id == reg.default_id else None}
 
 
 @router.get("/runs", response_model=list[RunSummary], summary="List the runs with their scores")
@@ -143,7 +145,7 @@ async def runs(request: Request) -> list[dict]:
     reg = _registry(request)
     found, bad = await run_in_threadpool(reg.scan)
     if reg.default_id is None and found:
-        reg.default_id = found[-1].id
+        reg.default()
     # H8: an invalid run.json is a marked entry; it never hides the other runs
     marked = [{"id": b.id, "task": "invalid", "binary": False, "shape": [], "classes": [], "evaluated": False,
                "default": False, "invalid": public_message(b.reason, reg.root)} for b in bad]

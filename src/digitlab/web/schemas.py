@@ -32,6 +32,8 @@ class ClassProbability(BaseModel):
 class PredictOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     run: str
+    run_reason: str | None = Field(None, description="Why this run answered: 'requested', or how the server's "
+                                   "default run was chosen ('best: ...', 'latest: ...', 'named').")
     prediction: str
     probability: float
     top: list[ClassProbability]
@@ -60,6 +62,7 @@ class RunSummary(BaseModel):
     classes: list[str]
     evaluated: bool
     default: bool
+    default_reason: str | None = None
     invalid: str | None = Field(None, description="Why the run cannot be used (its run.json is invalid).")
 
 

@@ -149,6 +149,8 @@ function show(r) {
   });
   $("#digit").textContent = r.prediction;
   $("#confidence").textContent = pct(r.probability) + (r.top.length > 1 ? " · runner-up " + r.top[1].class + " (" + pct(r.top[1].probability) + ")" : "");
+  // which run answered and why (the server's default is `best` unless a run was named)
+  $("#answered-by").textContent = "run " + r.run + (r.run_reason ? " · " + r.run_reason : "");
   $("#seen").src = r.input;
   $("#seen-size").textContent = r.size + "×" + r.size + " px";
   const notes = [...r.notes];
