@@ -37,6 +37,9 @@ def served(tmp_path_factory, mnist):
     root = tmp_path_factory.mktemp("browser-runs")
     # evaluated by train() itself, so the page sees exactly what evaluation stores
     run = training.train(mnist, "logreg", limit=3000, seed=0, cv=0, figures=False, runs_dir=root)
+    from digitlab.evaluation import evaluate_run
+
+    evaluate_run(run, cv=0, robustness=True, robustness_images=100)  # the run view's robustness table
     with live_server(create_app(root, run.id)) as base:
         yield base, run
 
@@ -104,6 +107,8 @@ def test_runs_view_confusion_cell(page, served):
     row = page.locator("#runs-table tbody tr", has_text=run.id)
     row.click()
     page.wait_for_selector("#cm td")
+    assert page.locator("#rob-table tr").count() == 1 + 12  # header + one row per corruption
+    assert "mean over corruptions" in page.locator("#rob-title").text_content()
     diag = page.locator("#cm td").nth(1 * 10 + 1)  # true 1, predicted 1
     n = int(diag.text_content())
     diag.click()

@@ -29,6 +29,11 @@ from .train import runs_dir_option, skipped_cv_note
               help="Detectors: report the threshold keeping this recall, and the precision there.")
 @click.option("--n-jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for the folds [default: one per fold, up to two per core].")
+@click.option("--robustness", is_flag=True,
+              help="Also measure accuracy under 12 corruptions (shift, rotation, noise, blur, ...) at three "
+                   "severities: stored in the evaluation, drawn, shown in the report and the web app.")
+@click.option("--robustness-images", type=click.IntRange(min=1), default=2000, show_default=True,
+              help="Test images (a stratified, seeded sample) for --robustness.")
 @click.option("--no-figures", is_flag=True, help="Skip drawing figures (figures/ is emptied so it never shows stale results).")
 @click.option("--allow-version-mismatch", is_flag=True,
               help="Load a model saved with another scikit-learn version (results may differ).")
@@ -36,11 +41,11 @@ from .train import runs_dir_option, skipped_cv_note
 @data_dir_option
 @cache_dir_option
 @json_option
-def evaluate(run_ref, cv, target_precision, target_recall, n_jobs, no_figures, allow_version_mismatch,
-             runs_dir, data_dir, cache_dir, as_json):
+def evaluate(run_ref, cv, target_precision, target_recall, n_jobs, robustness, robustness_images, no_figures,
+             allow_version_mismatch, runs_dir, data_dir, cache_dir, as_json):
     """Re-evaluate RUN: scores, cross-validation, confusion matrix, figures.
 
-    RUN is a run id, a unique part of one, `latest`, or a run folder. The run's
+    RUN is a run id, a unique part of one, `latest`, `best`, or a run folder. The run's
     eval.json, predictions.npz, figures/ and the metrics in run.json are replaced
     only when the whole evaluation succeeded.
 
@@ -49,6 +54,7 @@ def evaluate(run_ref, cv, target_precision, target_recall, n_jobs, no_figures, a
       digitlab evaluate latest
       digitlab evaluate mnist-sgd-detect5 --target-precision 0.95
       digitlab evaluate runs/20261122-101500-mnist-logreg --cv 5 --json
+      digitlab evaluate best --robustness
     """
     from ..evaluation import evaluate_run
     from ..plots.figure_set import drawer
@@ -64,7 +70,8 @@ def evaluate(run_ref, cv, target_precision, target_recall, n_jobs, no_figures, a
     result = evaluate_run(run, split=split, model=model, cv=cv,
                           target_precision=0.9 if target_precision is None else target_precision,
                           target_recall=target_recall, progress=show_progress() and not as_json, n_jobs=n_jobs,
-                          figures=None if no_figures else drawer(split.test.images, model))
+                          figures=None if no_figures else drawer(split.test.images, model),
+                          robustness=robustness, robustness_images=robustness_images)
     if as_json:
         from ..plots.figure_set import read_index
 
@@ -104,6 +111,14 @@ def print_summary(run, result) -> None:
         elif tg:
             t.add_row(f"threshold for {tg['metric']} {tg['target']:g}", "not reachable")
     con.print(t)
+    rob = result.robustness_result
+    if rob is not None:
+        rt = Table("corruption", *(f"severity {s}" for s in rob.severities),
+                   title=f"Robustness ({rob.n_test:,} test images; clean {rob.clean_accuracy:.4f}, "
+                         f"mean {rob.mean_accuracy:.4f})")
+        for name, accs in rob.accuracy.items():
+            rt.add_row(markup(name), *(f"{a:.4f}" for a in accs))
+        con.print(rt)
     if result.cv_confusion_matrix or result.confusion_matrix:
         cm = result.cv_confusion_matrix or result.confusion_matrix
         title = "Confusion matrix (cross-validated)" if result.cv_confusion_matrix else "Confusion matrix (test)"

@@ -14,10 +14,13 @@ from .cv import check_folds, cross_validate, dummy_scores
 from .result import EvalResult
 from .scoring import final_estimator, score
 
+ROBUSTNESS_IMAGES = 2000  # 36 corrupted copies of each are predicted: seconds for most models
+
 
 def evaluate(model, split, *, detect: int | None = None, cv: int = 3, target_precision: float | None = 0.9,
              target_recall: float | None = None, progress: bool = False, n_jobs: int | None = None,
-             cv_result=None, train_sample: int | None = None, where: str | None = None) -> EvalResult:
+             cv_result=None, train_sample: int | None = None, where: str | None = None,
+             robustness: bool = False, robustness_images: int | None = ROBUSTNESS_IMAGES) -> EvalResult:
     """Evaluate a fitted classifier on a split; nothing is written (see :func:`evaluate_run`).
 
     The model predicts the test set once (labels, probabilities and scores from one pass) and
@@ -51,6 +54,13 @@ def evaluate(model, split, *, detect: int | None = None, cv: int = 3, target_pre
         costly, e.g. k-NN, whose train accuracy needs a neighbour search of the whole set.
     where : str, default=None
         How errors name the model (a run's model file; default: the estimator's class).
+    robustness : bool, default=False
+        Also measure accuracy under every corruption at three severities
+        (:func:`digitlab.robustness.robustness`, seeded), stored in
+        :attr:`EvalResult.robustness`.
+    robustness_images : int or None, default=2000
+        A stratified, seeded sample of this many test images for the robustness report (36
+        corrupted copies of each are predicted); ``None``: the whole test set.
 
     Returns
     -------
@@ -74,6 +84,11 @@ def evaluate(model, split, *, detect: int | None = None, cv: int = 3, target_pre
     where = where or type(final_estimator(model)).__name__
     if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv == 1 or cv < 0:
         raise ParameterError(f"cv={cv!r}: use 0 to skip cross-validation, or 2 or more folds")
+    if robustness and robustness_images is not None and (
+            isinstance(robustness_images, bool) or not isinstance(robustness_images, (int, np.integer))
+            or robustness_images < 1):
+        raise ParameterError(f"robustness_images={robustness_images!r}: must be a whole number of test images, "
+                             "at least 1")
     binary = task.is_binary
     check_model(model, split, binary=binary, n_classes=len(classes), where=where)
     if cv and cv_result is None:  # before the first fit: folds the data can fill, a model they fit
@@ -140,12 +155,32 @@ def evaluate(model, split, *, detect: int | None = None, cv: int = 3, target_pre
         )
         if binary:
             result.detector = _detector(arrays, cvr is not None, target_precision, target_recall)
+        t_rob = None
+        if robustness:
+            t0 = time.perf_counter()
+            result.robustness = _robustness(model, split, task, robustness_images, status)
+            t_rob = round(time.perf_counter() - t0, 3)
         result.timings = {"test_predict_seconds": round(t_test, 3), "train_predict_seconds": round(t_train, 3),
+                          "robustness_seconds": t_rob,
                           "cv_seconds": cvr.seconds if cvr else None,
                           "cv_fit_seconds": cvr.fit_seconds if cvr else [],
                           "cv_cpu_seconds": cvr.cpu_seconds if cvr else None,
                           "compute_seconds": round(time.perf_counter() - t_start, 3)}
     return result
+
+
+def _robustness(model, split, task, n_images: int | None, status) -> dict:
+    """The robustness report on a stratified sample of the test set, as stored in eval.json."""
+    from ..robustness import robustness
+
+    y = task.target(split.y_test)
+    rows = _sample_rows(y, n_images)
+
+    def step(done, total, label):
+        _say(status, f"robustness: {label} ({done}/{total})")
+
+    report = robustness(model.predict, split.test.images[rows], y[rows], seed=0, progress=step)
+    return report.to_dict()
 
 
 def _sample_rows(y, n: int | None):

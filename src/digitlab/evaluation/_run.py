@@ -13,7 +13,7 @@ import msgspec
 
 from .._atomic import PART_MARK, os_error
 from ..runs import EVAL_FILE, FIGURES_DIR, PREDICTIONS_FILE, Metrics, Run, resolve_run, write_description
-from ._evaluate import evaluate
+from ._evaluate import ROBUSTNESS_IMAGES, evaluate
 from .result import EvalResult
 from .store import write_result
 
@@ -24,7 +24,8 @@ FigureDrawer = Callable[[Path, EvalResult], object]
 def evaluate_run(run, *, cv: int | None = None, target_precision: float | None = 0.9,
                  target_recall: float | None = None, progress: bool = False, n_jobs: int | None = None,
                  figures: FigureDrawer | None = None, split=None, model=None, cv_result=None,
-                 train_sample: int | None = None, data_dir=None, cache_dir=None) -> EvalResult:
+                 train_sample: int | None = None, data_dir=None, cache_dir=None, robustness: bool = False,
+                 robustness_images: int | None = ROBUSTNESS_IMAGES) -> EvalResult:
     """Evaluate a run's model and store ``eval.json``, ``predictions.npz``, ``figures/`` and
     run.json's metrics — all replaced together, only once everything succeeded.
 
@@ -34,8 +35,9 @@ def evaluate_run(run, *, cv: int | None = None, target_precision: float | None =
     cv : int, default=None
         Cross-validation folds (0: none); ``None``: 3, or 0 for an expensive model
         (:func:`digitlab.fitting.default_cv`).
-    target_precision, target_recall, progress, n_jobs, cv_result, train_sample
-        As for :func:`evaluate`.
+    target_precision, target_recall, progress, n_jobs, cv_result, train_sample, robustness, robustness_images
+        As for :func:`evaluate`. Without *robustness* a stored robustness report is replaced too
+        (everything in the evaluation describes the same pass).
     figures : callable, default=None
         Draws the figure set into a folder, e.g. ``digitlab.plots.figure_set.drawer(images,
         model)``. ``None``: the run's ``figures/`` is emptied, so it never shows an older
@@ -61,7 +63,8 @@ def evaluate_run(run, *, cv: int | None = None, target_precision: float | None =
         cv = default_cv(run.info.model.name)
     result = evaluate(model, split, detect=run.detect, cv=cv, target_precision=target_precision,
                       target_recall=target_recall, progress=progress, n_jobs=n_jobs, cv_result=cv_result,
-                      train_sample=train_sample, where=str(run.model_path))
+                      train_sample=train_sample, where=str(run.model_path), robustness=robustness,
+                      robustness_images=robustness_images)
     _store(run, result, figures)
     return result
 

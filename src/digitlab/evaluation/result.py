@@ -63,6 +63,9 @@ class EvalResult:
         Convergence warnings from the cross-validation fits.
     figures : list of dict
         ``file`` (relative to the run folder), ``title``, ``caption``.
+    robustness : dict or None
+        The robustness report (:meth:`digitlab.robustness.RobustnessResult.to_dict`) when asked
+        for; :attr:`robustness_result` reads it back.
     predictions : dict of str to ndarray
         Not stored in JSON; the contents of ``predictions.npz``.
     """
@@ -92,12 +95,20 @@ class EvalResult:
     timings: dict[str, float | list[float] | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     figures: list[dict] = field(default_factory=list)
+    robustness: dict | None = None
     format: int = EVAL_FORMAT
     predictions: dict | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_binary(self) -> bool:
         return self.task == "binary"
+
+    @property
+    def robustness_result(self):
+        """:class:`~digitlab.robustness.RobustnessResult` or None (not measured)."""
+        from ..robustness import RobustnessResult
+
+        return None if self.robustness is None else RobustnessResult.from_dict(self.robustness)
 
     # Array shortcuts in scikit-learn's names (None when the arrays were not loaded).
     def _array(self, key):
@@ -124,6 +135,9 @@ class EvalResult:
         out = {"test_accuracy": self.test_accuracy, "train_accuracy": self.train_accuracy,
                "cv_scores": list(self.cv_scores), "cv_mean": self.cv_mean,
                "dummy_cv_mean": self.dummy_cv_mean}
+        if self.robustness is not None:
+            mean = self.robustness_result.mean_accuracy
+            out["robustness_mean"] = mean if mean == mean else None  # NaN: no corruption measured
         if self.detector:
             d = self.detector
             out.update({k: d.get(k) for k in ("precision", "recall", "f1", "roc_auc")})
@@ -158,5 +172,13 @@ class EvalResult:
             result = msgspec.convert(d, cls, strict=False)
         except msgspec.ValidationError as exc:
             raise ValueError(str(exc)) from None
+        if result.robustness is not None:
+            from ..exceptions import DataError
+            from ..robustness import RobustnessResult
+
+            try:  # every field checked: eval.json may come from anywhere
+                RobustnessResult.from_dict(result.robustness)
+            except DataError as exc:
+                raise ValueError(str(exc)) from None
         result.predictions = predictions
         return result

@@ -199,4 +199,17 @@ def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
         save(disp, "proba_bars.png", "Predicted probabilities",
              "For a few test images, right and wrong, the probability the model gives each class: "
              "blue is its answer and red the true class when the answer is wrong.")
+
+    rob = result.robustness_result
+    if rob is not None:
+        from .robustness import RobustnessDisplay
+
+        disp = RobustnessDisplay.from_result(rob, title="Accuracy under corruption")
+        weakest = min(rob.accuracy, key=lambda c: rob.accuracy[c][-1]) if rob.accuracy else None
+        worst = (f"; the hardest is {weakest} ({rob.accuracy[weakest][-1]:.1%} at severity "
+                 f"{rob.severities[-1]})" if weakest else "")
+        save(disp, "robustness.png", "Robustness",
+             f"Accuracy on {rob.n_test:,} test images when each is shifted, rotated, blurred, made noisy "
+             f"and so on, at three severities: the mean over all corruptions is "
+             f"{rob.mean_accuracy:.1%} against {rob.clean_accuracy:.1%} on the clean images{worst}.")
     return out

@@ -121,6 +121,13 @@ def run_section(run: Run, *, title: str | None = None, text: str = "") -> Sectio
                            "columns": ["class", "precision", "recall", "F1", "support"],
                            "rows": [[str(r.get("class")), _f(r.get("precision")), _f(r.get("recall")),
                                      _f(r.get("f1")), f"{int(r.get('support') or 0):,}"] for r in ev.per_class]})
+        rob = ev.robustness_result
+        if rob is not None:
+            tables.append({"caption": f"Accuracy under corruption ({rob.n_test:,} test images; clean "
+                                      f"{rob.clean_accuracy:.4f}, mean over corruptions {rob.mean_accuracy:.4f})",
+                           "columns": ["corruption", *(f"severity {v}" for v in rob.severities)],
+                           "rows": [[name, *(f"{a:.4f} ({lv})" for a, lv in zip(accs, rob.levels[name]))]
+                                    for name, accs in rob.accuracy.items()]})
         for fig in read_index(run):
             path = _inside(run.path, fig["file"])
             if path is not None:

@@ -83,6 +83,7 @@ class Metrics(Struct, frozen=True):
     recall_at_target: Unit | None = None
     precision_at_target: Unit | None = None
     search_best_score: float | None = None
+    robustness_mean: Unit | None = None  # mean accuracy under the corruptions (evaluate --robustness)
 
 
 class SearchInfo(Struct, frozen=True):

@@ -167,6 +167,12 @@ async def run_detail(request: Request, run_id: str) -> dict:
     if result is not None:  # what the evaluation stored: nothing is recomputed or guessed here
         d["confusion"] = {"labels": list(result.classes), "matrix": result.confusion_matrix,
                           "n": int(len(result.y_true))}
+        rob = result.robustness_result
+        if rob is not None:
+            mean = rob.mean_accuracy
+            d["robustness"] = {"clean": rob.clean_accuracy, "mean": mean if mean == mean else None,
+                               "n_test": rob.n_test, "severities": list(rob.severities),
+                               "accuracy": {k: list(v) for k, v in rob.accuracy.items()}}
         score, kind = _binary_score(result)
         if score is not None:
             d["detector"] = {"y_true": result.y_true.tolist(), "y_score": np.round(score, 6).tolist(),

@@ -81,12 +81,21 @@ class Detector(BaseModel):
     score_kind: str
 
 
+class Robustness(BaseModel):
+    clean: float = Field(description="Accuracy on the clean images of the sample.")
+    mean: float | None = Field(description="Mean accuracy over every corruption and severity.")
+    n_test: int
+    severities: list[int]
+    accuracy: dict[str, list[float]] = Field(description="Per corruption, the accuracy at each severity.")
+
+
 class RunDetail(RunSummary):
     params: dict
     metrics: dict
     split: dict
     confusion: Confusion | None = None
     detector: Detector | None = None
+    robustness: Robustness | None = None
 
 
 class ErrorImage(BaseModel):

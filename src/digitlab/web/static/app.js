@@ -254,6 +254,24 @@ async function openRun(id) {
   } else {
     $("#cm").replaceChildren();
   }
+  drawRobustness(detail.robustness);
+}
+
+function drawRobustness(rob) {
+  $("#robustness").classList.toggle("hidden", !rob);
+  const table = $("#rob-table");
+  table.replaceChildren();
+  if (!rob) return;
+  $("#rob-title").textContent = "Accuracy under corruption (" + rob.n_test + " test images): clean " +
+    pct(rob.clean) + ", mean over corruptions " + (rob.mean == null ? "–" : pct(rob.mean));
+  const head = el("tr");
+  head.append(el("th", "", "corruption"), ...rob.severities.map((s) => el("th", "", "severity " + s)));
+  table.append(head);
+  for (const [name, accs] of Object.entries(rob.accuracy)) {
+    const tr = el("tr");
+    tr.append(el("td", "", name), ...accs.map((a) => el("td", "", pct(a))));
+    table.append(tr);
+  }
 }
 
 function counts(thr) {
