@@ -112,6 +112,31 @@ def read_model(zf: zipfile.ZipFile, *, where: str):
         raise ModelError(f"{where}: model file corrupted or modified ({type(exc).__name__}: {exc})") from None
 
 
+def read_light(zf: zipfile.ZipFile, *, where: str, sklearn_version: str):
+    """A numpy-only :class:`~digitlab._light.LinearPipeline` for a linear model file, or None
+    (then :func:`read_model` loads it in full). Audited exactly as :func:`read_model`; nothing
+    is constructed but arrays and plain values, and scikit-learn is not imported."""
+    from ._light import linear_pipeline
+
+    schema = _schema(zf, where)
+    bad: set[str] = set()
+    try:
+        _audit(schema, bad, depth=0, count=[0])
+    except _Refused as exc:
+        raise ModelError(f"{where}: model file corrupted or modified ({exc})") from None
+    if bad:
+        raise ModelError(f"{where}: model contains untrusted types {sorted(bad)}")
+    try:
+        plain = _PlainBuilder(zf).build(schema)
+    except _NotLight:
+        return None
+    except ModelError as exc:
+        raise ModelError(f"{where}: model file corrupted or modified ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - as in read_model
+        raise ModelError(f"{where}: model file corrupted or modified ({type(exc).__name__}: {exc})") from None
+    return linear_pipeline(plain, sklearn_version)
+
+
 def _schema(zf: zipfile.ZipFile, where: str) -> dict:
     try:
         info = zf.getinfo("schema.json")
@@ -312,6 +337,32 @@ class _Builder:
                 raise ModelError(f"{member}: header claims {count * dtype.itemsize:,} bytes, member has "
                                  f"{info.file_size:,}")
         return np.load(io.BytesIO(self.zf.read(info)), allow_pickle=False)
+
+
+class _NotLight(Exception):
+    """The model holds something :mod:`digitlab._light` does not predict with."""
+
+
+class _PlainBuilder(_Builder):
+    """Builds an audited tree into :class:`~digitlab._light.Plain` states (no class is imported)
+    for the classes :mod:`digitlab._light` knows; anything else stops with :class:`_NotLight`."""
+
+    def _ObjectNode(self, node):
+        from ._light import LIGHT, Plain
+
+        name = _name(node)
+        if name not in LIGHT:
+            raise _NotLight(name)
+        state = self.build(node["content"]) if node.get("content") is not None else {}
+        if not isinstance(state, dict):
+            raise ModelError(f"{name}: state is not a dict")
+        return Plain(name, state)
+
+    def _LossNode(self, node):  # SGD's training loss: not needed to predict
+        return None
+
+    def _TreeNode(self, node):
+        raise _NotLight("tree")
 
 
 def _resolve(name: str):

@@ -106,7 +106,7 @@ def _open_zip(fh, path: Path) -> zipfile.ZipFile:
 
 
 def load_model(path, *, sha256: str | None = None, expect_sklearn: str | None = None,
-               allow_version_mismatch: bool = False):
+               allow_version_mismatch: bool = False, light: bool = False):
     """Load a model saved by :func:`save_model`, refusing anything untrusted or altered.
 
     The file is opened once (its checks and its reading see the same bytes) and read by
@@ -122,6 +122,10 @@ def load_model(path, *, sha256: str | None = None, expect_sklearn: str | None = 
         scikit-learn version the model was saved with.
     allow_version_mismatch : bool, default=False
         Load a model saved with another scikit-learn version (it may predict wrongly).
+    light : bool, default=False
+        For prediction only: a linear model (``logreg``, ``sgd``) comes back as a numpy-only
+        :class:`~digitlab._light.LinearPipeline` with the same answers, without the seconds of
+        importing scikit-learn; any other model is loaded in full.
     """
     path = Path(path)
     _check_name(path)
@@ -132,7 +136,25 @@ def load_model(path, *, sha256: str | None = None, expect_sklearn: str | None = 
             if sha256 is not None and _sha256(fh) != sha256:
                 raise ModelError(f"{path}: model file corrupted or modified (SHA-256 differs from the one "
                                  "recorded at save)")
+            if light and not allow_version_mismatch:
+                model = _read_light(zf, path, expect_sklearn)
+                if model is not None:
+                    return model
             return _read(zf, path, expect_sklearn, allow_version_mismatch)
+
+
+def _read_light(zf: zipfile.ZipFile, path: Path, expect_sklearn):
+    from importlib.metadata import PackageNotFoundError, version
+
+    from ._skops_reader import read_light
+
+    try:  # the installed version, without importing scikit-learn
+        installed = version("scikit-learn")
+    except PackageNotFoundError:
+        return None
+    if expect_sklearn and _minor(expect_sklearn) != _minor(installed):
+        return None  # the full reader says what is wrong
+    return read_light(zf, where=str(path), sklearn_version=installed)
 
 
 def _read(zf: zipfile.ZipFile, path: Path, expect_sklearn, allow_version_mismatch: bool):

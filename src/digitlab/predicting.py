@@ -133,7 +133,7 @@ class Predictor:
         why = "given"
         if not isinstance(run, Run):
             run, why = choose_run(run, runs_dir)
-        model = run.load_model(allow_version_mismatch=allow_version_mismatch)
+        model = run.load_model(allow_version_mismatch=allow_version_mismatch, light=True)
         pred = cls(model, classes=run.classes or None, shape=run.info.dataset.shape or None, run_id=run.id)
         pred.run_reason = why
         return pred

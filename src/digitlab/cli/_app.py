@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     "terminated"; Ctrl-C exits 130 with "interrupted". Both keep an inherited "ignore" (see
     :mod:`digitlab._signals`).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # never try to open a window
+    # never try to open a window; through the environment, so matplotlib (a second of imports)
+    # is loaded only by the commands that draw
+    os.environ["MPLBACKEND"] = "Agg"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_SafeFormatter("%(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])

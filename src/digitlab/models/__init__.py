@@ -14,7 +14,16 @@ from ._registry import (
                         make_model,
                         register,
 )
-from .scaling import PixelScaler
+
+
+def __getattr__(name):
+    # scikit-learn is imported when a model is built, not by `digitlab models` listing them
+    if name == "PixelScaler":
+        from .scaling import PixelScaler
+
+        return PixelScaler
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["MODELS", "ModelSpec", "available_models", "get_spec", "make_model",
            "register", "convert_value", "PixelScaler"]

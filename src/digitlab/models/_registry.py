@@ -12,12 +12,12 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from numbers import Integral
-from typing import Callable
-
-from sklearn.pipeline import Pipeline
+from typing import TYPE_CHECKING, Callable
 
 from ..exceptions import ParameterError
-from .scaling import PixelScaler
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
@@ -183,6 +183,10 @@ def make_model(name: str = "logreg", params: dict | None = None, *, raw_pixels: 
     spec = get_spec(name)
     if spec.needs == "torch":
         _require_torch()
+    from sklearn.pipeline import Pipeline  # here: listing the models needs no scikit-learn
+
+    from .scaling import PixelScaler
+
     pipe_steps = [] if raw_pixels else [("scale", PixelScaler())]
     pipe_steps += [(n, f()) for n, f in spec.preprocess]
     pipe_steps += list(steps or [])

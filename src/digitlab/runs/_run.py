@@ -41,8 +41,11 @@ class Run:
         """The task's class names (``["not 5", "5"]`` for a 5-detector)."""
         return list(self.info.classes)
 
-    def load_model(self, *, allow_version_mismatch: bool = False):
-        """The fitted estimator, loaded safely and checked against what run.json says."""
+    def load_model(self, *, allow_version_mismatch: bool = False, light: bool = False):
+        """The fitted estimator, loaded safely and checked against what run.json says.
+
+        *light*: for prediction only, a linear model may come back as a numpy-only stand-in
+        (see :func:`digitlab.persist.load_model`)."""
         from ..persist import load_model
 
         info = self.info
@@ -52,7 +55,7 @@ class Run:
         if not info.versions.get("sklearn"):
             raise DataError(f"{self.path / RUN_FILE}: incomplete run description (versions.sklearn missing)")
         model = load_model(self.model_path, sha256=info.model.sha256, expect_sklearn=info.versions["sklearn"],
-                           allow_version_mismatch=allow_version_mismatch)
+                           allow_version_mismatch=allow_version_mismatch, light=light)
         validate_model(model, self.model_path, n_features=info.n_features, n_classes=len(self.classes) or None)
         return model
 
@@ -110,9 +113,14 @@ class BadRun:
 
 def validate_model(model, path, *, n_features=None, n_classes=None) -> None:
     """D7: a loaded object must be a fitted classifier of the expected shape."""
-    from sklearn.base import is_classifier
+    from .._light import LinearPipeline
 
-    if not is_classifier(model) or not hasattr(model, "predict"):
+    if not isinstance(model, LinearPipeline):
+        from sklearn.base import is_classifier
+
+        if not is_classifier(model):
+            raise ModelError(f"{path}: not a classifier ({type(model).__name__})")
+    if not hasattr(model, "predict"):
         raise ModelError(f"{path}: not a classifier ({type(model).__name__})")
     nf = getattr(model, "n_features_in_", None)
     if n_features is not None and nf is not None and nf != n_features:
