@@ -122,6 +122,8 @@ class Collection:
                                         "give a new or empty folder to collect into")
         c._probe()
         c._check_free(0)
+        with c._locked():  # creates the lock file now, not with the first sample
+            pass
         if not cls.is_collection(p):
             write_text(p / MARKER, json.dumps({"format": FORMAT, "size": SIZE, "classes": list(CLASSES)}) + "\n")
         return c
