@@ -17,6 +17,29 @@ EVAL_FORMAT = 1
 
 
 @dataclass
+class AddedScore:
+    """How the model reads the added samples it was not trained on (``train --add``).
+
+    Attributes
+    ----------
+    name : str
+        The added dataset (a collection folder's name).
+    n_train, n_test : int
+        Added samples trained on, and held out and scored here.
+    accuracy : float or None
+        On the held-out added samples (None when none was held out).
+    per_class : list of dict
+        ``class, n, correct`` for each class among the held-out samples.
+    """
+
+    name: str = ""
+    n_train: int = 0
+    n_test: int = 0
+    accuracy: float | None = None
+    per_class: list[dict] = field(default_factory=list)
+
+
+@dataclass
 class EvalResult:
     """Scores of a fitted classifier on one train/test split.
 
@@ -63,6 +86,8 @@ class EvalResult:
         Convergence warnings from the cross-validation fits.
     figures : list of dict
         ``file`` (relative to the run folder), ``title``, ``caption``.
+    added : AddedScore or None
+        Runs trained with added samples (``train --add``): accuracy on the held-out ones.
     predictions : dict of str to ndarray
         Not stored in JSON; the contents of ``predictions.npz``.
     """
@@ -92,6 +117,7 @@ class EvalResult:
     timings: dict[str, float | list[float] | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     figures: list[dict] = field(default_factory=list)
+    added: AddedScore | None = None
     format: int = EVAL_FORMAT
     predictions: dict | None = field(default=None, repr=False, compare=False)
 
@@ -124,6 +150,9 @@ class EvalResult:
         out = {"test_accuracy": self.test_accuracy, "train_accuracy": self.train_accuracy,
                "cv_scores": list(self.cv_scores), "cv_mean": self.cv_mean,
                "dummy_cv_mean": self.dummy_cv_mean}
+        if self.added is not None:
+            out["added_accuracy"] = self.added.accuracy
+            out["added_test_n"] = self.added.n_test
         if self.detector:
             d = self.detector
             out.update({k: d.get(k) for k in ("precision", "recall", "f1", "roc_auc")})

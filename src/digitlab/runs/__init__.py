@@ -20,6 +20,7 @@ from ._names import (
 )
 from ._records import (
                        RUN_FORMAT,
+                       AddInfo,
                        DatasetInfo,
                        FitInfo,
                        InvalidRunDescription,
@@ -35,6 +36,6 @@ from ._scan import list_runs, resolve_run, scan_runs
 from ._writer import RunWriter, make_run_id, write_description
 
 __all__ = ["Run", "BadRun", "read_run", "validate_model", "scan_runs", "list_runs", "resolve_run", "RunWriter",
-           "make_run_id", "write_description", "RunDescription", "DatasetInfo", "SplitInfo", "TaskInfo",
-           "ModelInfo", "FitInfo", "Metrics", "SearchInfo", "InvalidRunDescription", "RUN_FORMAT", "RUN_FILE",
+           "make_run_id", "write_description", "RunDescription", "DatasetInfo", "SplitInfo", "AddInfo",
+           "TaskInfo", "ModelInfo", "FitInfo", "Metrics", "SearchInfo", "InvalidRunDescription", "RUN_FORMAT", "RUN_FILE",
            "MODEL_FILE", "EVAL_FILE", "PREDICTIONS_FILE", "SEARCH_FILE", "FIGURES_DIR", "ID_RE"]
