@@ -236,3 +236,22 @@ def test_collection_concurrent_writers_lose_nothing(tmp_path):
     assert st["samples"] == 160 and st["originals"] == 160
     assert st["counts"] == {str(d): 16 for d in range(10)}
     assert len(datasets.load(tmp_path / "c")) == 160
+
+
+def test_data_info_shows_the_collection(run_cli, tmp_path):
+    """Check `data info DIR` counts per label and says what the collection holds, also when empty."""
+    import json
+
+    c = Collection.open(tmp_path / "mine")
+    code, out, err = run_cli("data", "info", tmp_path / "mine", "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["n_samples"] == 0 and d["collection"]["samples"] == 0 and d["shape"] == [28, 28]
+    for i, label in enumerate("44719"):
+        c.add(_digit(i), label, _png(_digit(i)))
+    code, out, err = run_cli("data", "info", tmp_path / "mine", "--json")
+    d = json.loads(out)
+    assert d["splits"]["all"]["class_counts"] == [0, 1, 0, 0, 2, 0, 0, 1, 0, 1]
+    assert d["collection"]["originals"] == 5 and d["collection"]["max_samples"] == _collection.MAX_SAMPLES
+    code, out, err = run_cli("data", "info", tmp_path / "mine")
+    assert code == 0 and "collection (serve --collect): 5 of at most 10,000 samples, 5 originals" in out
