@@ -139,3 +139,15 @@ def test_train_add_other_classes_empty_or_missing(run_cli, tmp_path):
     code, _, err = run_cli(*args, "--add", tmp_path / "nope")
     assert code == 66 and "nope" in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_train_add_report_shows_the_added_accuracy(runs, tmp_path):
+    """Check the report's score table has the added accuracy with its count."""
+    import digitlab
+
+    with_add, _ = runs
+    out = digitlab.report([with_add], tmp_path / "r.html")
+    html = out.read_text() if hasattr(out, "read_text") else (tmp_path / "r.html").read_text()
+    assert "Accuracy on added samples" in html
+    assert f"{with_add.metrics()['added_accuracy']:.4f}" in html
+    assert "15 of the 60 samples added from mine were held out" in html
