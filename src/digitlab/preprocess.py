@@ -20,9 +20,25 @@ from pathlib import Path
 import numpy as np
 
 # decoding lives in .decode; its names are re-exported here, where users and the web app look
-from .decode import (FORMATS, MAX_DECODE_BYTES, MAX_FILE_BYTES, MAX_PIXELS, MIN_SIDE, WORK_SIDE, ImageBusyError,
-                     ImageError, ImageTooLargeError, NoDigitError, UnsupportedImageError, decoded, gray_levels,
-                     open_image, read_image_bytes, shrink, to_gray)
+from .decode import (
+    FORMATS,
+    MAX_DECODE_BYTES,
+    MAX_FILE_BYTES,
+    MAX_PIXELS,
+    MIN_SIDE,
+    WORK_SIDE,
+    ImageBusyError,
+    ImageError,
+    ImageTooLargeError,
+    NoDigitError,
+    UnsupportedImageError,
+    decoded,
+    gray_levels,
+    open_image,
+    read_image_bytes,
+    shrink,
+    to_gray,
+)
 
 __all__ = ["Preprocessed", "preprocess", "preprocess_file", "preprocess_array", "open_image",
            "to_gray", "ImageError", "UnsupportedImageError", "ImageTooLargeError", "ImageBusyError",

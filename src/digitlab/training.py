@@ -18,6 +18,7 @@ from .fitting import (
 from .runs import (
     MODEL_FILE,
     RUN_FORMAT,
+    AddInfo,
     DatasetInfo,
     FitInfo,
     ModelInfo,
@@ -37,7 +38,7 @@ def train(dataset="mnist", model="logreg", *, params: dict | None = None, detect
           raw_pixels: bool = False, augment: bool = False, test_size=None, seed: int = 0,
           limit: int | None = None, stratify: bool = True, evaluate: bool = True, cv: int | None = None,
           target_precision: float | None = 0.9, figures: bool = True, train_sample: int | None = None,
-          runs_dir=None, data_dir=None, cache_dir=None, progress: bool = False) -> Run:
+          runs_dir=None, data_dir=None, cache_dir=None, progress: bool = False, add=None) -> Run:
     """Fit a model and write a run folder; return the :class:`~digitlab.runs.Run`.
 
     Parameters
@@ -84,6 +85,10 @@ def train(dataset="mnist", model="logreg", *, params: dict | None = None, detect
         Where the dataset's files are looked for (see :func:`digitlab.datasets.load`).
     progress : bool, default=False
         Show what is happening on stderr.
+    add : path-like or Dataset, default=None
+        More samples to train on, e.g. the corrections ``serve --collect DIR`` saved: same image
+        size and classes as *dataset*. A quarter of them (none below 4) is held out and scored
+        separately (``metrics.added_accuracy``); the test set stays the dataset's.
 
     Examples
     --------
@@ -105,6 +110,9 @@ def train(dataset="mnist", model="logreg", *, params: dict | None = None, detect
     pipe = make_model(model, params, raw_pixels=raw_pixels)
     task = dsets.Task(ds.classes, detect)
     split = ds.train_test(test_size, seed=seed, limit=limit, stratify=stratify)
+    add_info = None
+    if add is not None:
+        split, add_info = _add_samples(split, add, seed)
     X_train, y_train = split.X_train, split.y_train
     if augment:
         from .augment import shift_augment
@@ -129,7 +137,8 @@ def train(dataset="mnist", model="logreg", *, params: dict | None = None, detect
 
         info = describe_run(dataset, ds, split, task, model=model, params=params, raw_pixels=raw_pixels,
                             estimator=pipe[-1], fit=fit, test_size=test_size, seed=seed, limit=limit,
-                            stratify=stratify, augment=augment, sha256=save_model(pipe, w.path / MODEL_FILE))
+                            stratify=stratify, augment=augment, sha256=save_model(pipe, w.path / MODEL_FILE),
+                            add=add_info)
         w.write_description(info)
         if evaluate:
             from .evaluation import evaluate_run
@@ -140,6 +149,18 @@ def train(dataset="mnist", model="logreg", *, params: dict | None = None, detect
                          figures=drawer(split.test.images, pipe) if figures else None)
         final = w.commit()
     return read_run(final)
+
+
+def _add_samples(split, add, seed):
+    """The split with *add*'s samples in it, and their record for run.json."""
+    from . import datasets as dsets
+
+    extra = add if isinstance(add, dsets.Dataset) else dsets.load(add, progress=False)
+    ref = extra.source if isinstance(add, dsets.Dataset) else str(Path(add).resolve())
+    split = split.add(extra, seed=seed, what=str(add) if not isinstance(add, dsets.Dataset) else extra.name)
+    info = AddInfo(ref=ref, name=extra.name, checksums=dict(extra.checksums), n=len(extra),
+                   n_train=split.n_added_train, n_test=len(split.added))
+    return split, info
 
 
 def _check_data(pipe, split, y_fit, task, *, cv, limit, name) -> None:
@@ -157,7 +178,7 @@ def _check_data(pipe, split, y_fit, task, *, cv, limit, name) -> None:
 
 def describe_run(dataset_arg, ds, split, task, *, model: str, params, raw_pixels: bool, estimator,
                  fit: FitInfo, test_size, seed, limit, stratify, augment, sha256: str,
-                 versions: dict | None = None, search=None) -> RunDescription:
+                 versions: dict | None = None, search=None, add: AddInfo | None = None) -> RunDescription:
     """The run description shared by ``train`` and ``search`` (see ARCHITECTURE.md)."""
     from ._json import plain
 
@@ -167,7 +188,7 @@ def describe_run(dataset_arg, ds, split, task, *, model: str, params, raw_pixels
                             checksums=dict(ds.checksums), verified=bool(ds.verified), shape=list(ds.shape),
                             classes=list(ds.classes)),
         split=SplitInfo(how=split.how, test_size=test_size, seed=seed, limit=limit, stratify=stratify,
-                        n_train=len(split.train), n_test=len(split.test), augment=bool(augment)),
+                        n_train=len(split.train), n_test=len(split.test), augment=bool(augment), add=add),
         task=TaskInfo(kind=task.kind, detect=task.detect),
         classes=task.names, n_features=int(split.X_train.shape[1]),
         model=ModelInfo(name=model, params=plain(dict(params or {})), raw_pixels=raw_pixels,

@@ -26,7 +26,8 @@ def data():
 
     \b
     NAME is mnist, fashion-mnist, digits, or a path: a folder of the four
-    IDX files, a label,pixel1..pixelN CSV, or a folder of class sub-folders.
+    IDX files, a label,pixel1..pixelN CSV, or a folder of class sub-folders
+    (such as the corrections `digitlab serve --collect DIR` saves).
     """
 
 
@@ -55,6 +56,11 @@ def info_dict(ds) -> dict:
                          for p, d in (("train", split.train), ("test", split.test))}
     else:
         out["splits"] = {"all": {"n": len(ds), "class_counts": ds.class_counts().tolist()}}
+    from ..datasets import Collection
+
+    if Collection.is_collection(ds.source):  # corrections saved by `serve --collect`
+        st = Collection(ds.source).stats()
+        out["collection"] = {k: st[k] for k in ("samples", "originals", "bytes", "max_samples", "max_bytes")}
     return out
 
 
@@ -71,6 +77,7 @@ def info(name, data_dir, cache_dir, header, as_json):
     Example:
       digitlab data info mnist --json
       digitlab data info train.csv --header yes
+      digitlab data info mine            # corrections from `serve --collect mine`
     """
     ds = _load(name, data_dir, cache_dir, header)
     d = info_dict(ds)
@@ -86,6 +93,11 @@ def info(name, data_dir, cache_dir, header, as_json):
     con.print(f"source: {markup(ds.source)}")
     status = "verified against the registry" if ds.verified else "recorded (no registry checksum for this data)"
     con.print(f"checksums: {status}")
+    if "collection" in d:
+        c = d["collection"]
+        con.print(f"collection (serve --collect): {c['samples']:,} of at most {c['max_samples']:,} samples, "
+                  f"{c['originals']:,} originals in .originals/, {c['bytes'] / 2**20:.1f} of "
+                  f"{c['max_bytes'] // 2**20} MB; train on it with `digitlab train --add {markup(ds.source)}`")
     table = Table("class", *d["splits"].keys(), title="Images per class")
     for i, c in enumerate(ds.classes):
         table.add_row(markup(c), *(f"{s['class_counts'][i]:,}" for s in d["splits"].values()))

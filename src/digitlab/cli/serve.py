@@ -57,7 +57,11 @@ def bind_socket(host: str, port: int) -> socket.socket:
               help="Extra Host header name to accept (default: localhost, 127.0.0.1, [::1] only).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Server processes sharing the port; one per core serves the most requests/s.")
-def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
+@click.option("--collect", type=click.Path(), default=None, metavar="DIR",
+              help="Let the page save corrections (\"that's wrong, it's a 4\") into DIR, an image-folder "
+                   "dataset: DIR/<label>/<sha256>.png (the 28x28 image the model saw), the uploads in "
+                   "DIR/.originals. Off unless given. Train on them with `digitlab train --add DIR`.")
+def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers, collect):
     """Serve the draw-a-digit page and the JSON API for the runs in the runs folder.
 
     RUN (id, unique part of one, `latest`, `best`, `best:DATASET`, or a run folder) is the model
@@ -72,6 +76,7 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
       digitlab serve latest --port 8080
       digitlab serve 20261122-101500-mnist-logreg --runs-dir ~/runs
       digitlab serve --workers 2          # one process per core
+      digitlab serve --collect mine       # the page offers 0-9 buttons to correct it
     API documentation: http://127.0.0.1:8000/docs (works offline).
     """
     try:
@@ -82,7 +87,11 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
     except ModuleNotFoundError as exc:  # the web extra is optional
         raise click.ClickException(f"`digitlab serve` needs {exc.name}: pip install 'digitlab[web]'") from None
     from .._imagemem import prefer_mmap
+    from ..datasets import Collection
     from ..runs import best_run, choose_run, list_runs
+
+    # a folder that is not a folder, not writable or on a full disk stops the server now (73/77/74)
+    collection = Collection.open(collect) if collect else None
 
     resolved, why = None, None
     if run is not None:
@@ -92,11 +101,14 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
         if resolved is None:
             resolved, why = runs[-1], "latest: the newest run (none is an evaluated multi-class run)"
     hosts = list(allow_hosts) + ([host] if not _is_loopback(host) else [])
-    app = create_app(runs_dir, resolved, run_reason=why, allowed_hosts=hosts, limit_concurrency=limit_concurrency)
+    app = create_app(runs_dir, resolved, run_reason=why, allowed_hosts=hosts, limit_concurrency=limit_concurrency,
+                     collect=collection)
     if resolved is not None:
         app.state.registry.predictor(resolved)  # D1-D7: refuse to start with a bad model
     else:
         click.echo("note: no runs yet; the page will say so until you `digitlab train` one", err=True)
+    if collection is not None:
+        _say_collecting(collection, resolved)
     if not _is_loopback(host):
         click.echo(f"warning: listening on {host}: other machines on your network can reach this app "
                    "(there is no authentication)", err=True)
@@ -126,8 +138,20 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
             os.environ[SERVE_ENV] = json.dumps({
                 "runs_dir": str(runs_dir) if runs_dir else None,
                 "run": str(resolved.path.resolve()) if resolved else None, "run_reason": why, "allowed_hosts": hosts,
-                "limit_concurrency": limit_concurrency})
+                "limit_concurrency": limit_concurrency,
+                "collect": str(collection.folder.resolve()) if collection else None})
             config = uvicorn.Config("digitlab.web.app:app_from_env", factory=True, workers=workers, **options)
             Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()
+
+
+def _say_collecting(collection, run) -> None:
+    from ..datasets._collection import CLASSES, SIZE
+
+    n = collection.stats()["samples"]
+    click.echo(f"collecting corrections into {safe(collection.folder)} ({n:,} so far)", err=True)
+    d = run.info.dataset if run is not None else None
+    if d is not None and (list(d.shape or []) != [SIZE, SIZE] or list(d.classes) != list(CLASSES)):
+        click.echo(f"note: run {safe(run.id)} ({safe(d.name)}) cannot take corrections: the collection holds "
+                   f"{SIZE}x{SIZE} digits 0-9; pick a run on such data in the page", err=True)

@@ -47,6 +47,10 @@ def skipped_cv_note(model) -> None:
               help="Model parameter, repeatable (e.g. --param C=50 --param solver=saga).")
 @click.option("--raw-pixels", is_flag=True, help="Feed 0–255 pixels unscaled, as the notebooks did.")
 @click.option("--augment", is_flag=True, help="Add 1-pixel shifted copies of the training images.")
+@click.option("--add", type=click.Path(), default=None, metavar="DIR",
+              help="Also train on these samples (the corrections `serve --collect DIR` saved, or any "
+                   "dataset path with the same image size and classes); a quarter of them is held out "
+                   "and its accuracy shown separately.")
 @split_options
 @click.option("--cv", type=click.IntRange(min=0, max=20), default=None,
               help="Cross-validation folds in the evaluation (0 = none) [default: 3; 0 for the "
@@ -58,7 +62,7 @@ def skipped_cv_note(model) -> None:
 @data_dir_option
 @cache_dir_option
 @json_option
-def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, limit, cv,
+def train(dataset, model, detect, params, raw_pixels, augment, add, test_size, seed, limit, cv,
           target_precision, no_eval, runs_dir, data_dir, cache_dir, as_json):
     """Fit a model on a dataset split and write a run folder (printed at the end).
 
@@ -66,6 +70,7 @@ def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, 
     Examples:
       digitlab train --model logreg
       digitlab train --model sgd --detect 5 --raw-pixels
+      digitlab train --dataset mnist --add mine   # + your corrections (serve --collect mine)
       digitlab train --model logreg --param l1_ratio=1 --param solver=saga \\
                      --param C=50 --param tol=0.01 --raw-pixels --test-size 0.142857
     """
@@ -86,7 +91,7 @@ def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, 
             dataset, model, detect=detect, params=parse_param_args(params), raw_pixels=raw_pixels,
             test_size=test_size, seed=seed, limit=limit, augment=augment, evaluate=not no_eval, cv=cv,
             target_precision=target_precision, runs_dir=runs_dir, data_dir=data_dir,
-            cache_dir=cache_dir, progress=show_progress() and not as_json,
+            cache_dir=cache_dir, progress=show_progress() and not as_json, add=add,
         )
     for n in notes:
         if "digitlab" in str(n.filename) or "penalty" in str(n.message):
@@ -105,4 +110,14 @@ def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, 
                        ("recall", "recall"), ("f1", "F1")):
         if m.get(key) is not None:
             click.echo(f"  {label:<20} {m[key]:.4f}")
+    _echo_added(run, m)
     click.echo(f"run: {safe(run.path)}")
+
+
+def _echo_added(run, m) -> None:
+    add = run.info.split.add
+    if add is None:
+        return
+    held = f"{m['added_accuracy']:.4f} on {add.n_test} held out" if m.get("added_accuracy") is not None else \
+        "- (none held out: fewer than 4 samples)" if add.n_test == 0 else "- (not evaluated)"
+    click.echo(f"  {'added accuracy':<20} {held}; trained on {add.n_train} added from {safe(add.name)}")

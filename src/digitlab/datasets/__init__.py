@@ -18,12 +18,13 @@ import numpy as np
 
 from ..exceptions import DataError, InputMissingError, ParameterError
 from . import _fetch
+from ._collection import Collection, CollectionFullError
 from ._registry import NAMES, REMOTE
 from .dataset import Dataset, Split
 from .idx import read_idx, write_idx
 from .task import Task
 
-__all__ = ["Dataset", "Split", "Task", "load", "load_digits", "fetch", "import_idx", "read_idx",
+__all__ = ["Dataset", "Split", "Task", "Collection", "CollectionFullError", "load", "load_digits", "fetch", "import_idx", "read_idx",
            "write_idx", "NAMES"]
 
 SPLITS = ("all", "train", "test")
@@ -39,7 +40,7 @@ def load(name: str | os.PathLike, *, split: str = "all", data_dir=None, cache_di
         ``"mnist"``, ``"fashion-mnist"``, ``"digits"``, ``"wild-digits"`` (a frozen test set of
         real-world-style digits, see ``_load_wild.py``), or a path: a folder with the four IDX
         files, a ``.csv`` file (``label,pixel1..pixelN``), or a folder with one image
-        sub-folder per class.
+        sub-folder per class (such as a collection of corrections, see :class:`Collection`).
     split : {"all", "train", "test"}, default="all"
         ``"all"`` keeps train and test together; use :meth:`Dataset.train_test` to split.
     data_dir : path-like, default=None

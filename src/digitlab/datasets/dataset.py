@@ -12,6 +12,13 @@ from ..exceptions import DataError, ParameterError
 
 # what numpy's and scikit-learn's random_state accept: an unsigned 32-bit seed
 MAX_SEED = 2**32 - 1
+# Added samples (train --add): this share is held out and scored on its own, the rest is trained on.
+# Held out, not cross-validated: CV over the added digits would refit the whole model (MNIST
+# included) once per fold -- minutes to hours for the expensive models -- while a held-out part
+# is scored by the very model the run stores. Below ADD_MIN_HELD_OUT samples none is held out
+# (a user's first few corrections are worth more as training data than as a one-sample score).
+ADD_TEST_FRACTION = 0.25
+ADD_MIN_HELD_OUT = 4
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,6 +228,8 @@ class Split:
     train: Dataset
     test: Dataset
     how: str = "canonical"
+    added: Dataset | None = None  # held-out added samples (train --add), scored on their own
+    n_added_train: int = 0  # added samples appended to the training set
 
     @property
     def X_train(self):
@@ -251,3 +260,45 @@ class Split:
 
     def describe(self) -> dict:
         return {"how": self.how, "n_train": len(self.train), "n_test": len(self.test)}
+
+    def add(self, extra: Dataset, *, seed: int = 0, what: str | None = None) -> "Split":
+        """Train on *extra*'s samples too, holding ``ADD_TEST_FRACTION`` of them out as :attr:`added`.
+
+        The test set is unchanged, so the test accuracy stays comparable with runs without
+        added samples; the held-out added samples are scored separately.
+
+        Raises
+        ------
+        DataError
+            *extra* has another image size or other classes, or no samples.
+        """
+        from sklearn.model_selection import train_test_split
+
+        check_seed(seed)
+        what = what or extra.source or extra.name
+        base = self.train
+        if extra.shape != base.shape:
+            raise DataError(f"add={what!r}: its images are {extra.shape[0]}×{extra.shape[1]}, {base.name}'s are "
+                            f"{base.shape[0]}×{base.shape[1]}; added samples need the dataset's image size")
+        if tuple(extra.classes) != tuple(base.classes):
+            raise DataError(f"add={what!r}: its classes are {', '.join(extra.classes[:12])}, {base.name}'s are "
+                            f"{', '.join(base.classes[:12])}; added samples need the dataset's classes")
+        if len(extra) == 0:
+            raise DataError(f"add={what!r}: no samples yet (correct some predictions in `digitlab serve "
+                            "--collect DIR` first)")
+        n = len(extra)
+        n_test = math.floor(n * ADD_TEST_FRACTION) if n >= ADD_MIN_HELD_OUT else 0
+        idx = np.arange(n)
+        if n_test:
+            counts = extra.class_counts()
+            k = np.count_nonzero(counts)
+            strat = extra.labels if (counts[counts > 0] >= 2).all() and min(n_test, n - n_test) >= k else None
+            tr, te = train_test_split(idx, test_size=n_test, random_state=seed, stratify=strat)
+            tr, te = np.sort(tr), np.sort(te)
+        else:
+            tr, te = idx, idx[:0]
+        train = replace(base, images=np.concatenate([base.images, extra.images[tr]]),
+                        labels=np.concatenate([base.labels, extra.labels[tr]]), n_train=None,
+                        split=f"{base.split} + {len(tr)} added")
+        held = extra.subset(te, f"added (held out, seed={seed})")
+        return Split(train, self.test, f"{self.how}, + {len(tr)} added ({len(te)} held out)", held, len(tr))

@@ -11,7 +11,7 @@ import numpy as np
 from ..exceptions import ModelError, ParameterError
 from . import metrics as M
 from .cv import check_folds, cross_validate, dummy_scores
-from .result import EvalResult
+from .result import AddedScore, EvalResult
 from .scoring import final_estimator, score
 
 ROBUSTNESS_IMAGES = 2000  # 36 corrupted copies of each are predicted: seconds for most models
@@ -160,6 +160,9 @@ def evaluate(model, split, *, detect: int | None = None, cv: int = 3, target_pre
             t0 = time.perf_counter()
             result.robustness = _robustness(model, split, task, robustness_images, status)
             t_rob = round(time.perf_counter() - t0, 3)
+        if getattr(split, "added", None) is not None:
+            _say(status, f"predicting {len(split.added):,} held-out added images")
+            result.added = _added_score(model, split, task, classes, binary)
         result.timings = {"test_predict_seconds": round(t_test, 3), "train_predict_seconds": round(t_train, 3),
                           "robustness_seconds": t_rob,
                           "cv_seconds": cvr.seconds if cvr else None,
@@ -181,6 +184,19 @@ def _robustness(model, split, task, n_images: int | None, status) -> dict:
 
     report = robustness(model.predict, split.test.images[rows], y[rows], seed=0, progress=step)
     return report.to_dict()
+
+
+def _added_score(model, split, task, classes, binary: bool) -> AddedScore:
+    """Accuracy on the held-out added samples, overall and per class."""
+    held = split.added
+    out = AddedScore(name=held.name, n_train=int(split.n_added_train), n_test=len(held))
+    if len(held):
+        y_true = _as_index(task.target(held.y))
+        y_pred = _as_index(score(model, held.X, binary=binary, want_proba=False).y_pred)
+        out.accuracy = float(np.mean(y_true == y_pred))
+        out.per_class = [{"class": c, "n": int(np.sum(y_true == i)), "correct": int(np.sum((y_true == i) & (y_pred == i)))}
+                         for i, c in enumerate(classes) if np.any(y_true == i)]
+    return out
 
 
 def _sample_rows(y, n: int | None):

@@ -12,7 +12,15 @@ from typing import Callable
 import msgspec
 
 from .._atomic import PART_MARK, os_error
-from ..runs import EVAL_FILE, FIGURES_DIR, PREDICTIONS_FILE, Metrics, Run, resolve_run, write_description
+from ..runs import (
+    EVAL_FILE,
+    FIGURES_DIR,
+    PREDICTIONS_FILE,
+    Metrics,
+    Run,
+    resolve_run,
+    write_description,
+)
 from ._evaluate import ROBUSTNESS_IMAGES, evaluate
 from .result import EvalResult
 from .store import write_result

@@ -17,6 +17,29 @@ EVAL_FORMAT = 1
 
 
 @dataclass
+class AddedScore:
+    """How the model reads the added samples it was not trained on (``train --add``).
+
+    Attributes
+    ----------
+    name : str
+        The added dataset (a collection folder's name).
+    n_train, n_test : int
+        Added samples trained on, and held out and scored here.
+    accuracy : float or None
+        On the held-out added samples (None when none was held out).
+    per_class : list of dict
+        ``class, n, correct`` for each class among the held-out samples.
+    """
+
+    name: str = ""
+    n_train: int = 0
+    n_test: int = 0
+    accuracy: float | None = None
+    per_class: list[dict] = field(default_factory=list)
+
+
+@dataclass
 class EvalResult:
     """Scores of a fitted classifier on one train/test split.
 
@@ -66,6 +89,8 @@ class EvalResult:
     robustness : dict or None
         The robustness report (:meth:`digitlab.robustness.RobustnessResult.to_dict`) when asked
         for; :attr:`robustness_result` reads it back.
+    added : AddedScore or None
+        Runs trained with added samples (``train --add``): accuracy on the held-out ones.
     predictions : dict of str to ndarray
         Not stored in JSON; the contents of ``predictions.npz``.
     """
@@ -96,6 +121,7 @@ class EvalResult:
     warnings: list[str] = field(default_factory=list)
     figures: list[dict] = field(default_factory=list)
     robustness: dict | None = None
+    added: AddedScore | None = None
     format: int = EVAL_FORMAT
     predictions: dict | None = field(default=None, repr=False, compare=False)
 
@@ -138,6 +164,9 @@ class EvalResult:
         if self.robustness is not None:
             mean = self.robustness_result.mean_accuracy
             out["robustness_mean"] = mean if mean == mean else None  # NaN: no corruption measured
+        if self.added is not None:
+            out["added_accuracy"] = self.added.accuracy
+            out["added_test_n"] = self.added.n_test
         if self.detector:
             d = self.detector
             out.update({k: d.get(k) for k in ("precision", "recall", "f1", "roc_auc")})

@@ -183,7 +183,9 @@ def make_model(name: str = "logreg", params: dict | None = None, *, raw_pixels: 
     spec = get_spec(name)
     if spec.needs == "torch":
         _require_torch()
-    from sklearn.pipeline import Pipeline  # here: listing the models needs no scikit-learn
+    from sklearn.pipeline import (
+        Pipeline,  # here: listing the models needs no scikit-learn
+    )
 
     from .scaling import PixelScaler
 

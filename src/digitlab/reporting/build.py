@@ -61,6 +61,12 @@ def _scores_table(run: Run, ev: EvalResult | None) -> dict:
         folds = ", ".join(f"{s:.5f}" for s in m.cv_scores)
         rows.append((f"{len(m.cv_scores)}-fold CV accuracy", f"[{folds}]",
                      f"mean {_f(m.cv_mean, 5)}; each fold trained on the rest of the training set"))
+    add = run.info.split.add
+    if add is not None:
+        rows.append(("Accuracy on added samples", _f(m.added_accuracy),
+                     f"{add.n_test} of the {add.n} samples added from {add.name} were held out and read by the "
+                     f"model (the other {add.n_train} were trained on)" if add.n_test else
+                     f"none of the {add.n} samples added from {add.name} was held out (fewer than 4)"))
     if m.dummy_cv_mean is not None:
         rows.append(("Baseline (most frequent class)", _f(m.dummy_cv_mean, 5),
                      "what always answering the most common class scores on the same folds"))

@@ -20,6 +20,7 @@ from ._names import (
 )
 from ._records import (
                        RUN_FORMAT,
+                       AddInfo,
                        DatasetInfo,
                        FitInfo,
                        InvalidRunDescription,
@@ -34,7 +35,8 @@ from ._run import BadRun, Run, read_run, validate_model
 from ._scan import best_run, choose_run, list_runs, resolve_run, scan_runs
 from ._writer import RunWriter, make_run_id, write_description
 
-__all__ = ["Run", "BadRun", "read_run", "validate_model", "scan_runs", "list_runs", "resolve_run", "choose_run", "best_run", "RunWriter",
-           "make_run_id", "write_description", "RunDescription", "DatasetInfo", "SplitInfo", "TaskInfo",
-           "ModelInfo", "FitInfo", "Metrics", "SearchInfo", "InvalidRunDescription", "RUN_FORMAT", "RUN_FILE",
+__all__ = ["Run", "BadRun", "read_run", "validate_model", "scan_runs", "list_runs", "resolve_run", "choose_run",
+           "best_run", "RunWriter", "make_run_id", "write_description", "RunDescription", "DatasetInfo", "SplitInfo",
+           "AddInfo", "TaskInfo", "ModelInfo", "FitInfo", "Metrics", "SearchInfo", "InvalidRunDescription",
+           "RUN_FORMAT", "RUN_FILE",
            "MODEL_FILE", "EVAL_FILE", "PREDICTIONS_FILE", "SEARCH_FILE", "FIGURES_DIR", "ID_RE"]

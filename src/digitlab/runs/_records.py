@@ -35,6 +35,17 @@ class DatasetInfo(Struct, frozen=True):
     classes: Annotated[list[Label], Meta(max_length=100_000)] = []
 
 
+class AddInfo(Struct, frozen=True):
+    """Samples added to the training set (``train --add DIR``), part of them held out."""
+
+    ref: Text
+    name: Label = ""
+    checksums: dict[Label, Label] = {}
+    n: Count = 0
+    n_train: Count = 0
+    n_test: Count = 0
+
+
 class SplitInfo(Struct, frozen=True):
     how: Text = ""
     test_size: Annotated[float, Meta(gt=0)] | None = None
@@ -44,6 +55,7 @@ class SplitInfo(Struct, frozen=True):
     n_train: Count = 0
     n_test: Count = 0
     augment: bool | Label | list[Label] = False
+    add: AddInfo | None = None
 
 
 class TaskInfo(Struct, frozen=True):
@@ -84,6 +96,8 @@ class Metrics(Struct, frozen=True):
     precision_at_target: Unit | None = None
     search_best_score: float | None = None
     robustness_mean: Unit | None = None  # mean accuracy under the corruptions (evaluate --robustness)
+    added_accuracy: Unit | None = None  # on the held-out added samples (train --add)
+    added_test_n: Count | None = None
 
 
 class SearchInfo(Struct, frozen=True):

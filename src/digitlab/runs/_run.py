@@ -72,8 +72,15 @@ class Run:
         if d.checksums and ds.checksums and d.checksums != ds.checksums:
             raise DataError(f"{ds.source}: dataset differs from the one run {self.id} was trained on "
                             "(checksums changed)")
-        return ds.train_test(s.test_size, seed=s.seed if s.seed is not None else 0, limit=s.limit,
-                             stratify=s.stratify)
+        seed = s.seed if s.seed is not None else 0
+        split = ds.train_test(s.test_size, seed=seed, limit=s.limit, stratify=s.stratify)
+        if s.add is None:
+            return split
+        added = datasets.load(s.add.ref, progress=False)
+        if s.add.checksums and added.checksums != s.add.checksums:
+            raise DataError(f"{s.add.ref}: the added samples changed since run {self.id} was trained "
+                            "(checksums differ); its split cannot be rebuilt")
+        return split.add(added, seed=seed, what=s.add.ref)
 
     def metrics(self) -> dict:
         """The metrics run.json holds, as a plain dict (``--json`` output): only those measured."""

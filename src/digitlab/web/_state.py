@@ -16,7 +16,16 @@ import numpy as np
 
 from .. import _config
 from ..exceptions import DigitlabError
-from ..runs import EVAL_FILE, ID_RE, PREDICTIONS_FILE, RUN_FILE, BadRun, Run, best_run, scan_runs
+from ..runs import (
+    EVAL_FILE,
+    ID_RE,
+    PREDICTIONS_FILE,
+    RUN_FILE,
+    BadRun,
+    Run,
+    best_run,
+    scan_runs,
+)
 from ._guard import ApiError
 
 MAX_MODELS = 4  # a random forest is hundreds of MB: keep only the recently used ones

@@ -11,17 +11,20 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
+from ..datasets import Collection
 from ..runs import Run, choose_run
 from . import _errors
 from ._guard import LIMIT_CONCURRENCY, LOCAL_HOSTS, MAX_BODY, Guard
 from ._state import RunRegistry
+from .collect import router as collect_router
 from .routes import router
 
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(runs_dir=None, run=None, *, run_reason: str | None = None, allowed_hosts=None, max_body: int = MAX_BODY,
-               body_seconds: float = 10.0, limit_concurrency: int = LIMIT_CONCURRENCY) -> FastAPI:
+def create_app(runs_dir=None, run=None, *, run_reason: str | None = None, allowed_hosts=None,
+               max_body: int = MAX_BODY, body_seconds: float = 10.0, limit_concurrency: int = LIMIT_CONCURRENCY,
+               collect=None) -> FastAPI:
     """The web app for the runs in *runs_dir*, predicting with *run* by default.
 
     Parameters
@@ -41,6 +44,9 @@ def create_app(runs_dir=None, run=None, *, run_reason: str | None = None, allowe
         A request body not received in this time gets 408.
     limit_concurrency : int, default=64
         Requests in progress at once; more get 503 (open connections without a request do not count).
+    collect : path-like or Collection, default=None
+        Folder where ``POST /api/collect`` saves corrected digits (checked, or created, now; see
+        :class:`digitlab.datasets.Collection`). ``None``: corrections are off (403).
 
     Returns
     -------
@@ -52,6 +58,8 @@ def create_app(runs_dir=None, run=None, *, run_reason: str | None = None, allowe
         run, why = choose_run(run, runs_dir)
         reason = run_reason or why
     registry = RunRegistry(runs_dir, run, reason)
+    if collect is not None and not isinstance(collect, Collection):
+        collect = Collection.open(collect)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -67,8 +75,10 @@ def create_app(runs_dir=None, run=None, *, run_reason: str | None = None, allowe
                   description="Draw or upload a digit and see what a trained digitlab model says. "
                               "Errors are JSON `{error, detail}`.")
     app.state.registry = registry
+    app.state.collection = collect
     _errors.install(app, registry.root)
     app.include_router(router)
+    app.include_router(collect_router)
 
     @app.get("/", include_in_schema=False)
     async def index():
@@ -91,7 +101,8 @@ SERVE_ENV = "DIGITLAB_SERVE_CONFIG"
 
 def app_from_env() -> FastAPI:
     """Factory for ``serve --workers N``: each worker process builds its app from the JSON that
-    ``digitlab serve`` put in ``$DIGITLAB_SERVE_CONFIG`` (runs folder, default run, hosts, limit)."""
+    ``digitlab serve`` put in ``$DIGITLAB_SERVE_CONFIG`` (runs folder, default run, hosts, limit,
+    collection folder)."""
     import json
     import os
 
@@ -99,5 +110,6 @@ def app_from_env() -> FastAPI:
 
     prefer_mmap()  # as `serve` does in its own process (H6)
     cfg = json.loads(os.environ[SERVE_ENV])
-    return create_app(cfg.get("runs_dir"), cfg.get("run"), run_reason=cfg.get("run_reason"), allowed_hosts=cfg.get("allowed_hosts"),
-                      limit_concurrency=cfg.get("limit_concurrency", LIMIT_CONCURRENCY))
+    return create_app(cfg.get("runs_dir"), cfg.get("run"), run_reason=cfg.get("run_reason"),
+                      allowed_hosts=cfg.get("allowed_hosts"),
+                      limit_concurrency=cfg.get("limit_concurrency", LIMIT_CONCURRENCY), collect=cfg.get("collect"))

@@ -12,6 +12,8 @@ const el = (tag, cls, text) => {
 };
 const pct = (p) => (100 * p).toFixed(1) + "%";
 let currentRun = null;
+let collecting = false;  // the server saves corrections (serve --collect)
+let shown = null;  // {body, run} of the prediction on screen: what a correction sends again
 
 // ---- API ---------------------------------------------------------------------------------------
 async function api(path, options) {
@@ -94,7 +96,10 @@ async function predict(body) {
   // (no type, text/plain, forms), and a dropped file's type can be empty
   const type = body.type && body.type.startsWith("image/") ? body.type : "application/octet-stream";
   try {
-    show(await api(predictUrl(), { method: "POST", body, headers: { "content-type": type } }));
+    const r = await api(predictUrl(), { method: "POST", body, headers: { "content-type": type } });
+    show(r);
+    shown = { body, type, run: r.run, size: r.size };
+    showCorrect();
   } catch (err) {
     showEmpty(err.message, true);
   }
@@ -159,6 +164,8 @@ function show(r) {
 }
 
 function showEmpty(message, isError) {
+  shown = null;
+  showCorrect();
   $("#digit").textContent = "–";
   $("#confidence").textContent = isError ? "" : message;
   $("#seen").removeAttribute("src");
@@ -172,6 +179,44 @@ function setStatus(text, isError) {
   const s = $("#status");
   s.textContent = text;
   s.classList.toggle("error", !!isError);
+}
+
+// ---- "that's wrong, it's a 4" -----------------------------------------------------------------
+async function loadCollect() {
+  let st = { enabled: false };
+  try { st = await api("/api/collect"); } catch (err) { /* an older server: no corrections */ }
+  collecting = !!st.enabled;
+  const box = $("#correct-buttons");
+  box.replaceChildren();
+  for (const c of st.classes || []) {
+    const b = el("button", "", c);
+    b.type = "button";
+    b.title = "save this drawing as a " + c + " (for `digitlab train --add`)";
+    b.addEventListener("click", () => correct(c, b));
+    box.append(b);
+  }
+  showCorrect();
+}
+
+function showCorrect() {
+  // only for a prediction on screen, by a model taking the collection's 28x28 digits
+  $("#correct").classList.toggle("hidden", !(collecting && shown && shown.size === 28));
+  for (const b of document.querySelectorAll("#correct-buttons button")) b.classList.remove("saved");
+}
+
+async function correct(label, button) {
+  if (!shown) return;
+  const url = "/api/collect?label=" + encodeURIComponent(label) + "&run=" + encodeURIComponent(shown.run);
+  try {
+    const r = await api(url, { method: "POST", body: shown.body, headers: { "content-type": shown.type } });
+    for (const b of document.querySelectorAll("#correct-buttons button")) b.classList.remove("saved");
+    button.classList.add("saved");
+    const what = r.status === "duplicate" ? "already saved as " + r.label
+      : r.status === "relabelled" ? "moved from " + r.previous + " to " + r.label : "saved as " + r.label;
+    setStatus(what + " · " + r.samples + " collected");
+  } catch (err) {
+    setStatus(err.message, true);
+  }
 }
 
 // ---- runs --------------------------------------------------------------------------------------
@@ -353,3 +398,4 @@ for (const tab of document.querySelectorAll(".tab")) {
 }
 clearPad();
 loadRuns();
+loadCollect();
