@@ -128,3 +128,13 @@ def test_cnn_small_training_set_gets_min_steps(digits):
     clf = CNNClassifier(n_threads=1).fit(X, split.y_train)
     assert clf.n_iter_ == 100 // (len(X) // 256) and clf.score(Xt, split.y_test) > 0.95
     assert CNNClassifier(channels=(4,), max_epochs=2, min_steps=0, n_threads=1).fit(X, split.y_train).n_iter_ == 2
+
+
+@pytest.mark.parametrize("name", ["cnn", "cnn-fast", "cnn-best"])
+def test_cnn_registry_configurations_learn_digits(name, digits):
+    """Check every registered CNN configuration, as the registry builds it, learns the 8x8 digits."""
+    from digitlab.models import make_model
+
+    split = digits.train_test(test_size=0.25, seed=0)
+    pipe = make_model(name, {"n_threads": 1}).fit(split.X_train, split.y_train)
+    assert pipe.score(split.X_test, split.y_test) > 0.93

@@ -103,10 +103,13 @@ def _svm():
     return SVC(kernel="rbf", C=5.0, gamma="scale", random_state=42)
 
 
-def _cnn():
-    from .cnn import CNNClassifier
+def _cnn(**params):
+    def factory():
+        from .cnn import CNNClassifier
 
-    return CNNClassifier()
+        return CNNClassifier(**params)
+
+    return factory
 
 
 def _mlp():
@@ -139,7 +142,12 @@ for _spec in (
               slow=True, preprocess=(("deskew", _deskew), ("pca", _pca(50)))),
     ModelSpec("svm-deskew", _svm, "support vector machine (RBF) on 50 principal components of deskewed digits",
               slow=True, preprocess=(("deskew", _deskew), ("pca", _pca(50)))),
-    ModelSpec("cnn", _cnn, "convolutional network (PyTorch, 3 conv blocks)", slow=True, needs="torch"),
+    ModelSpec("cnn", _cnn(), "convolutional network (PyTorch, five 3x3 convolutions, 5 epochs)", slow=True,
+              needs="torch"),
+    ModelSpec("cnn-fast", _cnn(channels=(16, 32, 64), max_epochs=5),
+              "smaller convolutional network, about a minute on 2 cores", slow=True, needs="torch"),
+    ModelSpec("cnn-best", _cnn(max_epochs=20, augment="shift+affine+elastic"),
+              "convolutional network, 20 epochs with elastic distortions (about 7 minutes)", slow=True, needs="torch"),
 ):
     register(_spec)
 

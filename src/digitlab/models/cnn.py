@@ -52,10 +52,14 @@ def stages_of(channels):
     return stages
 
 
-def _build_module(side, n_classes, stages, dropout, final_pool=False):
+def _build_module(side, n_classes, stages, dropout, final_pool=False, standardize=False):
     torch = _torch()
     nn = torch.nn
     layers, c_in, s = [], 1, side
+    if standardize:
+        # each image to zero mean, unit variance (a parameter-free layer norm): contrast and
+        # brightness no longer matter
+        layers.append(nn.LayerNorm([1, side, side], elementwise_affine=False))
     for i, stage in enumerate(stages):
         for j, c_out in enumerate(stage):
             layers.append(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False))
@@ -78,7 +82,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     max_epochs : int, default=5
         Passes over the training set (more on a small one: see ``min_steps``).
     batch_size : int, default=256
-    lr : float, default=0.2
+    lr : float, default=0.4
         Peak learning rate of the one-cycle schedule (SGD with Nesterov momentum).
     weight_decay : float, default=5e-4
         L2 penalty on the convolution and linear weights (not on biases and batch-norm scales).
@@ -94,6 +98,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         :mod:`digitlab.models.cnn_augment`); ``True`` means ``"shift+affine"``, ``False`` or
         ``"none"`` none.
     label_smoothing : float, default=0.1
+    standardize : bool, default=True
+        Scale each image to zero mean and unit variance before the first convolution, so that
+        its contrast and brightness do not matter.
     min_steps : int, default=100
         Least number of optimizer steps: a training set too small for that many batches in
         ``max_epochs`` passes gets more passes (``n_iter_`` says how many). A one-cycle schedule
@@ -130,15 +137,16 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "augment": ["boolean", None, AugmentKinds()],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "standardize": ["boolean"],
         "min_steps": [Interval(Integral, 0, None, closed="left")],
         "n_threads": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
 
-    def __init__(self, max_epochs=5, batch_size=256, lr=0.2, weight_decay=5e-4, channels=(16, 32, 32, 64, 64),
-                 dropout=0.0, augment="shift+affine", label_smoothing=0.1, min_steps=100, n_threads=2, random_state=0,
-                 verbose=0):
+    def __init__(self, max_epochs=5, batch_size=256, lr=0.4, weight_decay=5e-4, channels=(16, 32, 32, 64, 64),
+                 dropout=0.0, augment="shift+affine", label_smoothing=0.1, standardize=True, min_steps=100, n_threads=2,
+                 random_state=0, verbose=0):
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -147,6 +155,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.dropout = dropout
         self.augment = augment
         self.label_smoothing = label_smoothing
+        self.standardize = standardize
         self.min_steps = min_steps
         self.n_threads = n_threads
         self.random_state = random_state
@@ -184,7 +193,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         seed = self._seed()
         with _threads(torch, self.n_threads):
             torch.manual_seed(seed)
-            module = _build_module(self.image_side_, len(self.classes_), self.stages_, self.dropout)
+            module = _build_module(self.image_side_, len(self.classes_), self.stages_, self.dropout,
+                                   standardize=self.standardize)
             images = torch.from_numpy(self._images(X))
             targets = torch.from_numpy(y_enc.astype(np.int64))
             self.history_ = self._train(torch, module, images, targets, np.random.default_rng(seed))
@@ -290,7 +300,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 module = _build_module(self.image_side_, len(self.classes_), [[int(c)] for c in self.channels],
                                        self.dropout, final_pool=True)
             else:
-                module = _build_module(self.image_side_, len(self.classes_), stages, self.dropout)
+                module = _build_module(self.image_side_, len(self.classes_), stages, self.dropout,
+                                       standardize=self.standardize)
             module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in self.state_dict_.items()})
             self.module_ = module.eval()
         return self.module_
@@ -310,8 +321,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
-        # a model saved before min_steps existed trained without it; get_params() needs the key
-        state = {"min_steps": 0, **state}
+        # a model saved before these parameters existed was trained without them (get_params()
+        # needs every key)
+        state = {"min_steps": 0, "standardize": False, **state}
         super().__setstate__(state)
 
     def __sklearn_tags__(self):
