@@ -31,7 +31,7 @@ def robustness_case(model: str | None = None, run: str | None = None, limit: int
                     n_test: int | None = None) -> dict:
     """Fit *model* (or load *run*), then measure clean, corrupted and wild-digit accuracy."""
     from digitlab import datasets
-    from digitlab.corruptions import robustness
+    from digitlab.robustness import robustness
 
     s = load_mnist_split("canonical")
     if run:

@@ -66,7 +66,7 @@ def _search_rows(quick: bool) -> list[dict]:
                  f"{limit:,} images", "seconds": round(seq["seconds"], 2), "peak_rss_mb": None,
                  "iterations": n_tasks, "accuracy": round(seq["best_score"], 4), "baseline": None,
                  "ratio": None, "notes": f"per-task cost {task_cost:.2f} s; wall incl. refit {seq_wall:.1f} s"})
-    rows.append({"section": "search", "case": f"local:2 Dask workers, same search", "seconds": round(dsk["seconds"], 2),
+    rows.append({"section": "search", "case": "local:2 Dask workers, same search", "seconds": round(dsk["seconds"], 2),
                  "peak_rss_mb": round(_rss_mb(), 1), "iterations": n_tasks,
                  "accuracy": round(dsk["best_score"], 4), "baseline": round(seq["seconds"], 2),
                  "ratio": round(speedup, 2),

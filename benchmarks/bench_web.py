@@ -10,6 +10,7 @@ Target on two cores: >= 300 requests/s, p99 < 50 ms, 0 errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import socket
@@ -138,15 +139,19 @@ def _wait_idle(pid: int, timeout: float = 60.0) -> None:
         last = now
 
 
-def load_case(seconds: float, concurrency: int = CONCURRENCY, workers: int = 1) -> dict:
+@contextlib.contextmanager
+def served(*args: str, workers: int = 1):
+    """Yield ``(server Popen, port)`` of ``digitlab serve`` on a ``logreg`` run trained here, started
+    as a user starts it, after its processes have gone idle. *args*: more ``serve`` options."""
     with tempfile.TemporaryDirectory() as tmp:
         runs = Path(tmp) / "runs"
         run_id = _train_run(runs)
         port = _free_port()
         env = {**os.environ, "DIGITLAB_RUNS_DIR": str(runs)}
+        log = open(Path(tmp) / "serve.log", "w+b")  # a file, not a pipe: a full pipe would stall the server
         server = subprocess.Popen([sys.executable, "-m", "digitlab", "serve", run_id, "--port", str(port),
-                                   "--limit-concurrency", "256", "--workers", str(workers)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                   "--workers", str(workers), *args], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=log)
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -155,20 +160,28 @@ def load_case(seconds: float, concurrency: int = CONCURRENCY, workers: int = 1) 
                     break
                 except OSError:
                     if server.poll() is not None or time.monotonic() > deadline:
-                        raise RuntimeError("server did not start: " + server.stderr.read().decode()[-500:])
+                        log.seek(0)
+                        raise RuntimeError("server did not start: " + log.read().decode()[-500:])
                     time.sleep(0.1)
             _wait_idle(server.pid)  # worker processes import and load the model after the port opens
-            cpu0 = _cpu_seconds(server.pid)
-            latencies, errors, statuses, wall = asyncio.run(_load(port, seconds, concurrency))
-            cpu = _cpu_seconds(server.pid) - cpu0  # includes the 1 s warm-up's requests
-            rss = sum(_rss_mb(p) or 0 for p in _tree(server.pid))
-            load = os.getloadavg()[0]
+            yield server, port
         finally:
             server.terminate()  # only the process started here, by its PID
             try:
                 server.wait(10)
             except subprocess.TimeoutExpired:
                 server.kill()
+                server.wait()
+            log.close()
+
+
+def load_case(seconds: float, concurrency: int = CONCURRENCY, workers: int = 1) -> dict:
+    with served("--limit-concurrency", "256", workers=workers) as (server, port):
+        cpu0 = _cpu_seconds(server.pid)
+        latencies, errors, statuses, wall = asyncio.run(_load(port, seconds, concurrency))
+        cpu = _cpu_seconds(server.pid) - cpu0  # includes the 1 s warm-up's requests
+        rss = sum(_rss_mb(p) or 0 for p in _tree(server.pid))
+        load = os.getloadavg()[0]
     lat = np.array(latencies) * 1000
     n = len(lat)
     p50, p99 = (float(np.percentile(lat, 50)), float(np.percentile(lat, 99))) if n else (None, None)

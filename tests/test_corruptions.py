@@ -10,13 +10,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from digitlab.corruptions import (
-    CORRUPTIONS,
-    SEVERITIES,
-    RobustnessResult,
-    corrupt,
-    robustness,
-)
+from digitlab.corruptions import CORRUPTIONS, SEVERITIES, corrupt
+from digitlab.robustness import RobustnessResult, robustness
 from digitlab.exceptions import DataError, ParameterError
 
 NAMES = list(CORRUPTIONS)

@@ -28,7 +28,7 @@ def canonical(mnist):
 def test_sgd_five_detector_matches_notebook(canonical, mnist, tmp_path):
     """SGDClassifier(random_state=42) 5-detector: CV accuracy, confusion, P/R/F1, threshold, AUC, dummy."""
     run = digitlab.train(mnist, "sgd", detect=5, raw_pixels=True, runs_dir=tmp_path)
-    m = run.meta["metrics"]
+    m = run.metrics()
     assert [round(s, 5) for s in m["cv_scores"]] == [0.95035, 0.96035, 0.9604]
     ev = json.loads((run.path / "eval.json").read_text())
     assert ev["cv_confusion_matrix"] == [[53892, 687], [1891, 3530]]

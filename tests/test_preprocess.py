@@ -178,10 +178,10 @@ def test_preprocess_bad_arrays(a, msg):
 
 # ---- BAD-INPUTS C: decoding ------------------------------------------------------------------
 
-def _forged_png(width, height):
-    """A valid 1x1 PNG whose IHDR claims width x height (C5)."""
+def _forged_png(width, height, color_type=0):
+    """A valid 1x1 PNG whose IHDR claims width x height (C5); colour type 6 is RGBA."""
     raw = png_bytes(np.zeros((1, 1), np.uint8))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, color_type, 0, 0, 0)
     chunk = b"IHDR" + ihdr
     return raw[:8] + struct.pack(">I", 13) + chunk + struct.pack(">I", zlib.crc32(chunk)) + raw[33:]
 
@@ -266,3 +266,122 @@ def test_fast_helpers_match_numpy_and_scipy():
     for _ in range(50):
         m = rng.random((rng.integers(3, 40), rng.integers(3, 40))) > 0.3
         assert np.array_equal(_erode(m), ndimage.binary_erosion(m))
+
+
+# ---- H6 memory: decodes are bounded by a memory budget, not only by a pixel count -----------------
+
+def rgba_png(side, paper_seven):
+    """A *side* x *side* RGBA PNG of the 7 (opaque), compressed hard: a few hundred KB at most."""
+    big = Image.fromarray(paper_seven).resize((side, side)).convert("RGBA")
+    buf = io.BytesIO()
+    big.save(buf, format="PNG", compress_level=9)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("data,msg", [
+    (_forged_png(6300, 6300, color_type=6), r"6300×6300 RGBA PNG needs about 151 MB of memory; the limit is 96 MB"),
+    (_forged_png(5100, 5100, color_type=6), r"5100×5100 RGBA PNG needs about 99 MB"),
+], ids=["6300-rgba", "5100-rgba"])
+def test_h6_decode_over_the_budget_refused_before_decoding(data, msg, monkeypatch):
+    """Check H6: an image under the pixel cap whose decode would take more than the memory
+    budget is refused from its header (nothing is decoded), as too large (HTTP 413)."""
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded"))
+    with pytest.raises(ImageTooLargeError, match=r"bomb.png: image too large to decode \(" + msg) as info:
+        preprocess(data, name="bomb.png")
+    assert info.value.status == 413
+
+
+def test_h6_progressive_jpeg_counts_its_full_size_coefficients(paper_seven):
+    """Check a progressive JPEG is budgeted at its full-size coefficient buffer (libjpeg keeps
+    every coefficient whatever the draft scale), while the baseline version decodes drafted."""
+    big = Image.fromarray(paper_seven).resize((8000, 6400))
+    for progressive in (False, True):
+        buf = io.BytesIO()
+        big.save(buf, format="JPEG", quality=50, progressive=progressive)
+        if progressive:
+            with pytest.raises(ImageTooLargeError, match=r"\(8000×6400 L JPEG needs about 10\d MB"):
+                open_image(buf.getvalue(), "photo.jpg")
+        else:
+            assert max(open_image(buf.getvalue(), "photo.jpg").size) <= 2048
+
+
+def test_h6_jpeg_scan_layout():
+    """Check the marker walk that tells whether libjpeg buffers the whole image."""
+    from digitlab._imagemem import jpeg_buffers_whole_image
+
+    a = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    assert not jpeg_buffers_whole_image(png_bytes(a, "RGB", format="JPEG"))
+    assert not jpeg_buffers_whole_image(png_bytes(a[..., 0], format="JPEG"))
+    assert jpeg_buffers_whole_image(png_bytes(a, "RGB", format="JPEG", progressive=True))
+    assert jpeg_buffers_whole_image(b"\xff\xd8\xff")  # cut before any scan: assume the worst
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "L", "1", "I;16", "RGB", "LA"])
+def test_h6_banded_shrink_equals_pillows_resize(paper_seven, mode):
+    """Check the reduction done in bands (no full-size copy) gives Pillow's resize pixels exactly."""
+    from PIL import Image as PILImage
+
+    from digitlab._imagemem import shrink
+
+    base = PILImage.fromarray(paper_seven).resize((1700, 1300))
+    img = base.convert(mode) if mode != "I;16" else PILImage.fromarray(np.asarray(base).astype(np.uint16) * 257)
+    if mode == "P":
+        img.info["transparency"] = img.getpixel((0, 0))
+    size = (1024, round(1300 * 1024 / 1700))
+    old = img.convert({"P": "RGBA", "1": "L"}.get(mode, mode)) if mode in ("P", "1") else img
+    expected = old.resize(size, PILImage.Resampling.BOX)
+    got = shrink(img, 1024)
+    assert got.size == size and got.mode == expected.mode
+    assert np.array_equal(np.asarray(got), np.asarray(expected))
+
+
+def test_h6_big_accepted_image_same_digit(paper_seven):
+    """Check an image just under the budget (3000x3000 RGBA, 36 MB decoded) is read like the small one."""
+    ref = preprocess(paper_seven).image.astype(int)
+    res = preprocess(rgba_png(3000, paper_seven))
+    assert max(bbox(res.image)) == 20 and np.abs(res.image.astype(int) - ref).mean() < 12
+
+
+def test_h6_concurrent_decodes_share_one_budget(paper_seven, monkeypatch):
+    """Check threads decoding big images together never hold more than the budget's pool, and
+    all of them get their answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from digitlab import _imagemem, decode
+
+    budget = _imagemem.DecodeBudget(150 * 2**20)
+    monkeypatch.setattr(decode, "DECODES", budget)
+    data = rgba_png(2000, paper_seven)  # ~60 MB to decode and reduce: two fit in the pool, three do not
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(lambda _: preprocess(data).image, range(6)))
+    assert all(np.array_equal(r, results[0]) for r in results)
+    assert 50 * 2**20 < budget.peak <= 150 * 2**20
+    assert budget.used == 0 and budget.waiting == 0
+
+
+def test_h6_too_many_waiting_is_busy(paper_seven, monkeypatch):
+    """Check a decode that would wait beyond ``max_waiting`` is refused as busy (HTTP 503)."""
+    from digitlab import _imagemem, decode
+    from digitlab.preprocess import ImageBusyError
+
+    budget = _imagemem.DecodeBudget(100 * 2**20, max_waiting=0)
+    monkeypatch.setattr(decode, "DECODES", budget)
+    with budget.reserve(100 * 2**20):  # the pool is full
+        with pytest.raises(ImageBusyError, match="big.png: the server is busy decoding other large images") as info:
+            preprocess(rgba_png(2000, paper_seven), name="big.png")
+    assert info.value.status == 503
+    assert preprocess(paper_seven).image.shape == (28, 28)  # a small array needs no reservation
+
+
+def test_h6_predict_cli_refuses_the_bomb(run_cli, digits_run, tmp_path, paper_seven):
+    """Check `digitlab predict` applies the same budget: one line naming the file, exit 65."""
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_forged_png(6300, 6300, color_type=6))
+    good = tmp_path / "seven.png"
+    good.write_bytes(png_bytes(paper_seven))
+    code, out, err = run_cli("predict", digits_run.path, bomb, good)
+    assert code == 65 and "Traceback" not in err
+    assert f"{bomb}: image too large to decode (6300×6300 RGBA PNG needs about 151 MB" in err
+    assert out.startswith(str(good))

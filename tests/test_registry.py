@@ -64,3 +64,36 @@ def test_penalty_only_translated_for_logistic_regression():
 def test_bad_params_raise_parameter_error(params, match):
     with pytest.raises(ParameterError, match=match):
         make_model("knn", params)
+
+
+def test_param_also_named_by_the_pipeline_reaches_the_classifier():
+    """`verbose` is a Pipeline parameter too: `--param verbose=True` answered "unknown parameter
+    for model logreg; did you mean 'verbose'?". Keys go to the classifier; the Pipeline's own
+    parameters (memory, steps, verbose) are not settable."""
+    pipe = make_model("logreg", {"verbose": "True"})
+    assert pipe.named_steps["clf"].verbose is True and pipe.verbose is False
+    assert make_model("sgd", {"verbose": "2"}).named_steps["clf"].verbose == 2
+    with pytest.raises(ParameterError, match=r"params\['memory'\]: unknown parameter for model knn"):
+        make_model("knn", {"memory": "/tmp"})
+
+
+def test_hidden_layer_sizes_checked_before_fitting():
+    for bad in ("0", "64,0", "-3"):
+        with pytest.raises(ParameterError, match=r"params\['hidden_layer_sizes'\]=.*every layer needs a whole number"):
+            make_model("mlp", {"hidden_layer_sizes": bad})
+    assert make_model("mlp", {"hidden_layer_sizes": "64,32"}).named_steps["clf"].hidden_layer_sizes == (64, 32)
+
+
+@pytest.mark.parametrize("model, params, match", [
+    ("sgd", {"alpha": "0"}, "alpha must be > 0 since learning_rate is 'optimal'"),
+    ("sgd", {"learning_rate": "pa1", "loss": "log_loss"}, "Learning rate 'pa1' only works with loss 'hinge'"),
+    ("logreg", {"l1_ratio": "1"}, r"params\['l1_ratio'\]=1: L1 needs solver=saga or liblinear, not lbfgs"),
+    ("logreg", {"l1_ratio": "0.5", "solver": "liblinear"}, r"params\['l1_ratio'\]=0.5: elastic-net needs solver=saga"),
+    ("logreg", {"dual": "true"}, r"params\['dual'\]=True: only solver=liblinear has a dual"),
+    ("logreg", {"C": "inf", "solver": "liblinear"}, r"params\['C'\]=inf: .* not possible with solver=liblinear"),
+], ids=["sgd-alpha-0", "sgd-pa1", "logreg-l1-lbfgs", "logreg-elasticnet", "logreg-dual", "liblinear-no-penalty"])
+def test_combinations_sklearn_refuses_only_in_fit_are_refused_up_front(model, params, match):
+    """Found by the train property test: each was exit 70 once fitting started."""
+    with pytest.raises(ParameterError, match=match):
+        make_model(model, params)
+    assert make_model("logreg", {"l1_ratio": "1", "solver": "saga"}).named_steps["clf"].solver == "saga"

@@ -12,16 +12,16 @@ def test_study_on_digits_writes_runs_and_report(tmp_path):
     """Every step becomes a run, and one report holds them all with their figures."""
     res = run_study("digits", out=tmp_path / "study.html", runs_dir=tmp_path / "runs", progress=False)
     runs = list_runs(tmp_path / "runs")
-    assert {r.meta["model"]["name"] for r in runs} >= {"sgd", "logreg", "dummy", "knn"}
+    assert {r.info.model.name for r in runs} >= {"sgd", "logreg", "dummy", "knn"}
     det = res.runs["detector"]
-    assert det.is_binary and det.meta["model"]["raw_pixels"]
-    assert len(det.meta["metrics"]["cv_scores"]) == 3
+    assert det.is_binary and det.info.model.raw_pixels
+    assert len(det.info.metrics.cv_scores) == 3
     html = res.report.read_text()
     for heading in ("The data", "the 5-detector", "logistic regression", "Comparing models"):
         assert heading in html
     assert html.count("data:image/png;base64,") >= 8
     # the dummy baseline sits next to the detector's CV scores
-    assert f"{det.meta['metrics']['dummy_cv_mean']:.5f}" in html
+    assert f"{det.info.metrics.dummy_cv_mean:.5f}" in html
 
 
 @pytest.mark.slow

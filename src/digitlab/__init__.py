@@ -18,9 +18,11 @@ _LAZY = {
     "make_model": ("digitlab.models", "make_model"),
     "train": ("digitlab.training", "train"),
     "evaluate": ("digitlab.evaluation", "evaluate"),
+    "evaluate_run": ("digitlab.evaluation", "evaluate_run"),
     "report": ("digitlab.reporting", "report"),
     "search": ("digitlab.searching", "search"),
     "load_run": ("digitlab.runs", "resolve_run"),
+    "list_runs": ("digitlab.runs", "list_runs"),
 }
 
 __all__ = ["DigitlabError", "__version__", *_LAZY]

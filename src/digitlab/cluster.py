@@ -51,16 +51,16 @@ def parse(spec: str) -> tuple[str, int | str]:
     if m:
         n = int(m.group(1) or 2)
         if not 1 <= n <= 256:
-            raise ParameterError(f"--cluster {spec}: number of local workers must be 1–256")
+            raise ParameterError(f"cluster={spec!r}: number of local workers must be 1–256")
         return "local", n
     if _ADDR_RE.match(spec):
         return "address", spec
-    raise ParameterError(f"--cluster {spec!r}: expected tcp://HOST:PORT or local:N")
+    raise ParameterError(f"cluster={spec!r}: expected tcp://HOST:PORT or local:N")
 
 
 def require_distributed() -> None:
     if importlib.util.find_spec("distributed") is None:
-        raise ParameterError("--cluster needs dask.distributed: pip install 'digitlab[dask]'")
+        raise ParameterError("cluster: needs dask.distributed: pip install 'digitlab[dask]'")
 
 
 def has_dashboard() -> bool:
@@ -82,10 +82,6 @@ class Connection:
 
     def workers(self) -> list[str]:
         return sorted(self.client.scheduler_info(n_workers=-1)["workers"])
-
-    def worker_pids(self) -> dict[str, int]:
-        """``{worker address: process id}`` (used by tests and by ``--debug`` output)."""
-        return self.client.run(os.getpid)
 
     def lost_workers(self) -> list[dict]:
         """Workers removed unexpectedly since :attr:`started`, from the scheduler's event log.
@@ -174,7 +170,7 @@ def _connect(kind, value, timeout, echo) -> Iterator[Connection]:
             client = Client(address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             reason = str(exc).split("\n")[0] or type(exc).__name__
-            raise ClusterUnavailableError(f"--cluster {address}: cannot reach the Dask scheduler "
+            raise ClusterUnavailableError(f"cluster={address!r}: cannot reach the Dask scheduler "
                                           f"({reason}); is it running?") from None
     except BaseException:
         if cluster is not None:
@@ -192,7 +188,7 @@ def _connect(kind, value, timeout, echo) -> Iterator[Connection]:
                 client.wait_for_workers(1, timeout=timeout)
             conn.initial_workers = conn.workers()
         if not conn.initial_workers:
-            raise ClusterUnavailableError(f"--cluster {address}: the scheduler has no workers")
+            raise ClusterUnavailableError(f"cluster={address!r}: the scheduler has no workers")
         where = f"local cluster of {len(conn.initial_workers)} worker processes" if kind == "local" \
             else f"Dask cluster {address} ({len(conn.initial_workers)} workers)"
         echo(f"{where}; dashboard: {dashboard or 'not available (pip install bokeh)'}")

@@ -127,11 +127,11 @@ def load_model(path, *, sha256: str | None = None, expect_sklearn: str | None = 
     _check_name(path)
     # H3: a FIFO, /dev/zero or a socket is refused (66) before a byte is read or sklearn imported
     with open_input(path, max_bytes=MAX_MODEL_BYTES, what="model") as fh:
-        if sha256 is not None and _sha256(fh) != sha256:
-            raise ModelError(f"{path}: model file corrupted or modified (SHA-256 differs from the one "
-                             "recorded at save)")
-        fh.seek(0)
-        with _open_zip(fh, path) as zf:
+        with _open_zip(fh, path) as zf:  # first: a pickle or random bytes is named as such (D2)
+            fh.seek(0)
+            if sha256 is not None and _sha256(fh) != sha256:
+                raise ModelError(f"{path}: model file corrupted or modified (SHA-256 differs from the one "
+                                 "recorded at save)")
             return _read(zf, path, expect_sklearn, allow_version_mismatch)
 
 

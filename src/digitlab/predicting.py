@@ -131,8 +131,7 @@ class Predictor:
         if not isinstance(run, Run):
             run = resolve_run(run, runs_dir)
         model = run.load_model(allow_version_mismatch=allow_version_mismatch)
-        shape = run.meta.get("dataset", {}).get("shape")
-        return cls(model, classes=run.classes or None, shape=shape, run_id=run.id)
+        return cls(model, classes=run.classes or None, shape=run.info.dataset.shape or None, run_id=run.id)
 
     @property
     def size(self) -> int:

@@ -6,60 +6,33 @@ any size and mode, and scales the recipe for other input sizes (8x8 for ``digits
 fill the whole field). The CLI's ``predict``, the Python API and the web app all call this one
 function.
 
-Steps: decode under a format allow-list and a pixel cap -> first frame -> EXIF orientation ->
-grey in [0, 1] (transparency composited, 16-bit scaled) -> polarity from the background ->
-background removed and contrast stretched -> faint noise and specks dropped -> crop to the ink ->
-fit into the box -> centre of mass to the field's centre.
+Steps: decode under a format allow-list, a pixel cap and a memory budget, reduced to 1024 px ->
+first frame -> EXIF orientation -> grey in [0, 1] (transparency composited, 16-bit scaled) ->
+polarity from the background -> background removed and contrast stretched -> faint noise and
+specks dropped -> crop to the ink -> fit into the box -> centre of mass to the field's centre.
 """
 
 from __future__ import annotations
 
-import io
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ._files import MAX_IMAGE_BYTES, InputTooLargeError, read_input_bytes
-from .exceptions import DataError
+# decoding lives in .decode; its names are re-exported here, where users and the web app look
+from .decode import (FORMATS, MAX_DECODE_BYTES, MAX_FILE_BYTES, MAX_PIXELS, MIN_SIDE, WORK_SIDE, ImageBusyError,
+                     ImageError, ImageTooLargeError, NoDigitError, UnsupportedImageError, decoded, gray_levels,
+                     open_image, read_image_bytes, shrink, to_gray)
 
 __all__ = ["Preprocessed", "preprocess", "preprocess_file", "preprocess_array", "open_image",
-           "to_gray", "ImageError", "UnsupportedImageError", "ImageTooLargeError", "NoDigitError",
-           "FORMATS", "MAX_PIXELS", "MAX_FILE_BYTES", "MIN_SIDE", "read_image_bytes"]
+           "to_gray", "ImageError", "UnsupportedImageError", "ImageTooLargeError", "ImageBusyError",
+           "NoDigitError", "FORMATS", "MAX_PIXELS", "MAX_DECODE_BYTES", "MAX_FILE_BYTES", "MIN_SIDE",
+           "read_image_bytes"]
 
-FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
-FORMATS_TEXT = "PNG/JPEG/GIF/BMP/WEBP"
-MAX_PIXELS = 40_000_000  # decoded size cap, checked on the header before decoding (C4, C5)
-MAX_FILE_BYTES = MAX_IMAGE_BYTES  # an image file larger than this is not a photo of a digit
-MIN_SIDE = 8  # a smaller image cannot hold a readable digit (C3)
-WORK_SIDE = 1024  # big images are reduced to this before any float maths: digits survive, RAM stays low
 INK_THRESHOLD = 0.15  # after normalising, weaker ink counts as background noise (paper, JPEG artefacts)
 MIN_CONTRAST = 0.2  # ink must differ this much from the background, else "no digit found"
 STROKE_WIDTH = 2.5  # MNIST's pen width in pixels of the 28x28 field
 SPECK_FRACTION = 0.03  # connected blobs holding less than this share of the ink are dust, not digit
-
-
-class ImageError(DataError):
-    """An image that cannot be turned into a digit (HTTP 422)."""
-
-    status = 422
-
-
-class UnsupportedImageError(ImageError):
-    """Not an image, or a format outside the allow-list (C1, C12; HTTP 415)."""
-
-    status = 415
-
-
-class ImageTooLargeError(ImageError):
-    """More pixels or bytes than digitlab decodes (C4, C5; HTTP 413)."""
-
-    status = 413
-
-
-class NoDigitError(ImageError):
-    """The image is blank or has no contrast: no digit to classify."""
 
 
 @dataclass
@@ -79,139 +52,6 @@ class Preprocessed:
     image: np.ndarray
     inverted: bool = False
     notes: list = field(default_factory=list)
-
-
-def read_image_bytes(path, name: str | None = None, *, stdin: bool = False) -> bytes:
-    """The bytes of an image file: a regular file of at most ``MAX_FILE_BYTES`` (H3).
-
-    With *stdin*, ``-`` and ``/dev/stdin`` are read from the standard input (a pipe).
-    """
-    try:
-        return read_input_bytes(path, max_bytes=MAX_FILE_BYTES, what="image", stdin=stdin)
-    except InputTooLargeError:
-        raise ImageTooLargeError(f"{name or path}: image too large (file over "
-                                 f"{MAX_FILE_BYTES // 2**20} MB)") from None
-
-
-def open_image(data: bytes | str | Path, name: str | None = None):
-    """Decode an image with Pillow under digitlab's format allow-list and pixel cap.
-
-    Parameters
-    ----------
-    data : bytes or path-like
-        The encoded image, or a file to read it from.
-    name : str, default=None
-        What to call the image in error messages (default: the path, or ``"image"``).
-
-    Returns
-    -------
-    PIL.Image.Image
-        Loaded (decoded), first frame only, EXIF orientation applied. ``img.info["digitlab_notes"]``
-        lists what the user should be told.
-
-    Raises
-    ------
-    UnsupportedImageError
-        Empty, not an image, or not PNG/JPEG/GIF/BMP/WEBP (the content decides, never the name).
-    ImageTooLargeError
-        More than ``MAX_PIXELS`` pixels (checked on the header, before decoding).
-    ImageError
-        Truncated or corrupt, or smaller than ``MIN_SIDE`` pixels.
-    """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    if isinstance(data, (str, Path)):
-        name = name or str(data)
-        data = read_image_bytes(data, name)
-    name = name or "image"
-    if not data:
-        raise UnsupportedImageError(f"{name}: empty file; not a supported image ({FORMATS_TEXT})")
-    notes: list[str] = []
-    old = Image.MAX_IMAGE_PIXELS
-    try:
-        # Pillow's own bomb check is replaced by ours below (one message, JPEG draft allowed).
-        Image.MAX_IMAGE_PIXELS = None
-        img = Image.open(io.BytesIO(data), formats=FORMATS)
-        if img.format == "JPEG" or img.format == "MPO":
-            # decode at 1/2..1/8 scale in libjpeg: a 48 MP phone photo costs a few MB, not 150
-            img.draft(None, (WORK_SIDE, WORK_SIDE))
-        w, h = img.size
-        if w * h > MAX_PIXELS:
-            raise ImageTooLargeError(f"{name}: image too large ({w}×{h} pixels; the limit is {MAX_PIXELS:,})")
-        if getattr(img, "is_animated", False):
-            img.seek(0)  # only frame 0 is decoded
-            notes.append("animated image: using first frame")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "Palette images with Transparency expressed in bytes"
-            img.load()
-        img = ImageOps.exif_transpose(img)
-    except UnidentifiedImageError:
-        raise UnsupportedImageError(f"{name}: not a supported image ({FORMATS_TEXT})") from None
-    except DataError:
-        raise
-    except Image.DecompressionBombError:  # pragma: no cover - disabled above, kept as a backstop
-        raise ImageTooLargeError(f"{name}: image too large (the limit is {MAX_PIXELS:,} pixels)") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, MemoryError) as exc:
-        why = "image is truncated" if "truncated" in str(exc) else f"image is corrupt ({exc})"
-        raise ImageError(f"{name}: {why}") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = old
-    if min(img.size) < MIN_SIDE:
-        raise ImageError(f"{name}: image too small ({img.size[0]}×{img.size[1]}; at least "
-                         f"{MIN_SIDE}×{MIN_SIDE} needed)")
-    img.info["digitlab_notes"] = notes
-    return img
-
-
-def _shrink(img):
-    """Reduce a big image to ``WORK_SIDE`` (area averaging) so later float copies stay small."""
-    from PIL import Image
-
-    if max(img.size) <= WORK_SIDE:
-        return img
-    if img.mode == "P" or img.mode == "1":
-        img = img.convert("RGBA" if img.mode == "P" else "L")  # palette indices cannot be averaged
-    scale = WORK_SIDE / max(img.size)
-    size = (max(1, round(img.size[0] * scale)), max(1, round(img.size[1] * scale)))
-    info = img.info
-    img = img.resize(size, Image.Resampling.BOX)
-    img.info.update(info)
-    return img
-
-
-def to_gray(img) -> np.ndarray:
-    """Grey levels of a Pillow image as float32 in [0, 1] (1 = white), for any mode.
-
-    16-bit images are scaled, not clipped (C7). Transparent pixels are composited onto a
-    background that contrasts with the visible ink, so black ink on a transparent background
-    and white ink on one both survive (C6, C8).
-    """
-    g = _gray(img)
-    return g / np.float32(255.0) if g.dtype == np.uint8 else g
-
-
-def _gray(img) -> np.ndarray:
-    """:func:`to_gray`, but 8-bit images stay uint8 (exact and ~3x cheaper downstream)."""
-    mode = img.mode
-    if mode.startswith("I;16") or mode == "I":
-        a = np.asarray(img, dtype=np.float32)
-        top = 65535.0 if mode.startswith("I;16") or a.max(initial=0) > 255 else 255.0
-        return np.clip(a / top, 0, 1)
-    if mode == "F":
-        a = np.nan_to_num(np.asarray(img, dtype=np.float32))
-        return np.clip(a / max(1.0, float(a.max(initial=0))), 0, 1)
-    if mode in ("P", "PA", "LA", "La", "RGBa") or "transparency" in img.info:
-        img = img.convert("RGBA")
-    if img.mode == "RGBA":
-        alpha = np.asarray(img.getchannel("A"), dtype=np.float32) / 255.0
-        if alpha.min() < 1.0:
-            lum = np.asarray(img.convert("RGB").convert("L"), dtype=np.float32) / 255.0
-            seen = alpha > 0.5
-            # the ink is what is opaque; put it on the background it contrasts with
-            bg = 1.0 if not seen.any() or float(lum[seen].mean()) <= 0.5 else 0.0
-            return lum * alpha + bg * (1.0 - alpha)
-        return np.asarray(img.convert("L"))
-    return np.asarray(img if img.mode == "L" else img.convert("L"))
 
 
 def _border(a: np.ndarray) -> np.ndarray:
@@ -433,10 +273,16 @@ def preprocess(data, *, size: int = 28, box: int | None = None, name: str | None
         return preprocess_array(gray, size=size, box=box, name=label)
     from PIL import Image
 
-    img = data if isinstance(data, Image.Image) else open_image(data, name)
+    if isinstance(data, Image.Image):
+        return _preprocess_image(data, name, size, box)
+    with decoded(data, name, WORK_SIDE) as img:  # the budget is held until the float work is done
+        return _preprocess_image(img, name, size, box)
+
+
+def _preprocess_image(img, name, size, box) -> Preprocessed:
     label = name or str(getattr(img, "filename", "") or "image")
     notes = list(img.info.get("digitlab_notes", []))
-    res = preprocess_array(_gray(_shrink(img)), size=size, box=box, name=label)
+    res = preprocess_array(gray_levels(shrink(img)), size=size, box=box, name=label)
     res.notes = notes
     return res
 

@@ -114,9 +114,8 @@ def run_study(dataset: str = "mnist", *, quick: bool = False, out="report.html",
     quick : bool, default=False
         A stratified subset of 6,000 training images (and 1,000 test) for a run in seconds.
     """
-    from .training import train
-
     from ._atomic import check_output
+    from .training import train
 
     t0 = time.perf_counter()
     streamed = check_output(out)  # a bad --out fails now, not after the training (H4)
@@ -124,7 +123,7 @@ def run_study(dataset: str = "mnist", *, quick: bool = False, out="report.html",
     steps = _Steps(4 + len(comparison_models(quick)) - 1, progress)
     result = StudyResult(report=Path(out))
     with steps(f"loading {dataset}"):
-        ds = dsets.load(dataset, data_dir=data_dir, cache_dir=cache_dir, progress=progress)
+        ds = dsets.load(dataset, data_dir=data_dir, cache_dir=cache_dir, progress=progress, download=True)
         split = ds.train_test(limit=limit, seed=seed) if limit else ds.train_test()
     common = dict(limit=limit, seed=seed, runs_dir=runs_dir, progress=False)
     detect = DETECT if DETECT < len(ds.classes) else len(ds.classes) - 1

@@ -10,7 +10,6 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/_live.py
@@ -31,31 +30,35 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, mnist):
-    """A logreg run on the `mnist_small` images (with predictions.npz) served on 127.0.0.1."""
+    """An evaluated logreg run on the `mnist_small` images served on 127.0.0.1."""
     from digitlab import training
     from digitlab.web import create_app
 
     root = tmp_path_factory.mktemp("browser-runs")
-    run = training.train(mnist, "logreg", limit=3000, seed=0, evaluate=False, runs_dir=root)
-    test, model = run.load_split().test, run.load_model()
-    with open(run.path / "predictions.npz", "wb") as fh:
-        np.savez(fh, y_true=test.labels, y_pred=model.predict(test.X), y_proba=model.predict_proba(test.X))
+    # evaluated by train() itself, so the page sees exactly what evaluation stores
+    run = training.train(mnist, "logreg", limit=3000, seed=0, cv=0, figures=False, runs_dir=root)
     with live_server(create_app(root, run.id)) as base:
         yield base, run
 
 
 @pytest.fixture(scope="module")
-def page(served):
-    base, _ = served
+def browser():
     with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        pg = browser.new_page(viewport={"width": 1100, "height": 720})
-        outside = []
-        pg.on("request", lambda req: outside.append(req.url) if not req.url.startswith((base, "data:", "blob:")) else None)
-        pg.goto(base + "/")
-        yield pg
-        assert outside == [], f"the page reached outside 127.0.0.1: {outside}"
-        browser.close()
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(served, browser):
+    base, _ = served
+    pg = browser.new_page(viewport={"width": 1100, "height": 720})
+    outside = []
+    pg.on("request", lambda req: outside.append(req.url) if not req.url.startswith((base, "data:", "blob:")) else None)
+    pg.goto(base + "/")
+    yield pg
+    assert outside == [], f"the page reached outside 127.0.0.1: {outside}"
+    pg.close()
 
 
 def draw(pg, strokes):
@@ -108,3 +111,84 @@ def test_runs_view_confusion_cell(page, served):
     assert f"true 1, predicted 1: {n} test digits" in page.locator("#gallery-title").text_content()
     assert page.locator("#gallery img").count() == min(n, 60)
     page.screenshot(path=str(ARTIFACTS / "browser-runs.png"), full_page=True)
+
+
+def test_upload_file_without_a_type(page):
+    """Check an uploaded file the browser gives no MIME type (no extension) is still predicted:
+    the page declares it application/octet-stream, which the server accepts (H7)."""
+    from _render import font_paths, png_bytes, render_digit
+
+    seven = png_bytes(render_digit(7, font_paths()[0], font_size=70, canvas=(160, 120)))
+    page.click("text=Draw")
+    page.click("#clear")
+    with page.expect_response(lambda r: "/api/predict" in r.url) as answer:
+        page.set_input_files("#file", files=[{"name": "seven", "mimeType": "", "buffer": seven}])
+    assert answer.value.status == 200
+    assert answer.value.request.headers["content-type"] == "application/octet-stream"
+    assert shown_digit(page) == "7"
+
+
+EVIL_PAGE = """<!doctype html><html><body><script>
+const target = TARGET;
+const png = Uint8Array.from(atob(PNG), (c) => c.charCodeAt(0));
+async function attack() {
+  const form = new FormData();
+  form.append("file", new Blob([png], { type: "image/png" }), "x.png");
+  const bodies = [new Blob([png], { type: "text/plain" }), png, form,
+                  new URLSearchParams({ image: PNG })];
+  for (const body of bodies) {
+    try { await fetch(target, { method: "POST", mode: "no-cors", body }); } catch (e) { }
+  }
+  // a CORS request with an image type needs a preflight, which the server never grants
+  try { await fetch(target, { method: "POST", body: new Blob([png], { type: "image/png" }) }); } catch (e) { }
+  document.title = "done";
+}
+attack();
+</script></body></html>"""
+
+
+def test_other_site_cannot_post_to_the_api(served, browser):
+    """Check H7 in a real browser: a page of another local origin (another port) posting the
+    digit in every form a browser sends without a preflight gets 415/403 for each, and its CORS
+    request is stopped at the preflight."""
+    import base64
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from _render import font_paths, png_bytes, render_digit
+
+    base, _ = served
+    seven = png_bytes(render_digit(7, font_paths()[0], font_size=70, canvas=(160, 120)))
+    html = EVIL_PAGE.replace("TARGET", json.dumps(base + "/api/predict")).replace(
+        "PNG", json.dumps(base64.b64encode(seven).decode())).encode()
+
+    class Evil(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(html)))
+            self.end_headers()
+            self.wfile.write(html)
+
+        def log_message(self, *args):
+            pass
+
+    # a real server, on loopback: Chromium blocks public pages from reaching loopback by itself,
+    # but not another local page (a dev server, a local app), and other browsers block neither
+    evil = ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{evil.server_address[1]}"
+    pg = browser.new_page()
+    try:
+        responses = []
+        pg.on("response", lambda r: responses.append(r) if r.url.startswith(base) else None)
+        pg.goto(origin + "/")
+        pg.wait_for_function("document.title === 'done'")
+        seen = [(r.request.method, r.status) for r in responses]
+    finally:
+        pg.close()
+        evil.shutdown()
+        evil.server_close()
+    # four simple POSTs, each refused; the fifth (image/png with CORS) stopped at its preflight
+    assert seen == [("POST", 403)] * 4  # 403: the Origin the browser sent is not this server's

@@ -198,3 +198,23 @@ def fast_retries(monkeypatch):
     monkeypatch.setattr(_fetch, "BACKOFF", 0.0)
     monkeypatch.setattr(_fetch, "TIMEOUT", 5)
     return _fetch
+
+
+def image_folder(root: Path, counts: dict[str, int], *, seed: int = 0) -> Path:
+    """A folder dataset: sub-folder *name* holds ``counts[name]`` small PNG strokes, all different.
+
+    Sub-folders named ``0``..``9`` make a digit dataset (classes 0–9, whether or not every digit
+    has a folder); other names are the classes themselves.
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for name, n in counts.items():
+        for i in range(n):
+            a = np.zeros((28, 28), dtype=np.uint8)
+            top, left = rng.integers(2, 10), rng.integers(4, 12)
+            a[top:top + rng.integers(10, 17), left:left + rng.integers(3, 12)] = 255
+            path = Path(root) / name / f"{i}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(a).save(path)
+    return Path(root)

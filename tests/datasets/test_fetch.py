@@ -223,7 +223,7 @@ def test_load_repairs_corrupt_cache(tmp_path, tiny, monkeypatch, caplog, no_data
     paths = _fetch.fetch(ds, tmp_path, progress=False)
     paths["train-images"].write_bytes(paths["train-images"].read_bytes()[:5000])
     with caplog.at_level(logging.WARNING):
-        loaded = datasets.load("mnist", cache_dir=tmp_path, progress=False)
+        loaded = datasets.load("mnist", cache_dir=tmp_path, progress=False, download=True)
     assert "cached copy is corrupt (header says 20×28×28 = 15,680 bytes; payload has 4,984)" in caplog.text
     assert loaded.verified
     np.testing.assert_array_equal(loaded.images[:20], arrays["train-images"])

@@ -127,11 +127,11 @@ def test_load_unknown_file_type(tmp_path):
 
 def test_load_explicit_data_dir_missing(tmp_path):
     """A14: a --data-dir that does not exist is an error, not a silent download."""
-    with pytest.raises(InputMissingError, match=re.escape(f"{tmp_path / 'typo'}: no such folder (given as --data-dir)")):
+    with pytest.raises(InputMissingError, match=re.escape(f"{tmp_path / 'typo'}: no such folder (given as data_dir)")):
         datasets.load("mnist", data_dir=tmp_path / "typo", download=False)
     f = tmp_path / "file"
     f.write_bytes(b"")
-    with pytest.raises(InputMissingError, match=re.escape(f"{f}: is not a folder (given as --data-dir)")):
+    with pytest.raises(InputMissingError, match=re.escape(f"{f}: is not a folder (given as data_dir)")):
         datasets.load("mnist", data_dir=f, download=False)
 
 

@@ -111,3 +111,25 @@ def test_bad_target_is_usage_error(digits_run, run_cli, bad):
     """Check a target outside (0, 1] exits 2."""
     code, _, err = run_cli("evaluate", digits_run.path, "--target-precision", bad)
     assert code == 2
+
+
+def test_evaluate_refuses_folds_the_run_cannot_fill(tmp_path, run_cli):
+    """H9 in `evaluate --cv`: more folds than a class has images, or a k-NN whose k exceeds a fold,
+    is exit 2 naming the value before any fit; the run's files are untouched."""
+    import digitlab
+    from digitlab.exceptions import ParameterError
+
+    runs = tmp_path / "runs"
+    small = digitlab.train("digits", "logreg", test_size=0.25, limit=100, cv=0, figures=False, runs_dir=runs)
+    knn = digitlab.train("digits", "knn", params={"n_neighbors": 150, "pca__n_components": 20},
+                         test_size=0.25, limit=200, cv=0, figures=False, runs_dir=runs)
+    for run, cv, needle in ((small, "20", "--cv 20: the smallest class, "),
+                            (knn, "3", "n_neighbors=150: more neighbours than the 133 training images of a "
+                                       "cross-validation fold")):
+        before = {p.name: p.read_bytes() for p in run.path.iterdir() if p.is_file()}
+        code, out, err = run_cli("evaluate", run.path, "--cv", cv, "--no-figures")
+        assert code == 2, err
+        assert needle in _one_line(err)
+        assert {p.name: p.read_bytes() for p in run.path.iterdir() if p.is_file()} == before
+    with pytest.raises(ParameterError, match="n_neighbors=150"):
+        digitlab.evaluate_run(knn, cv=3)

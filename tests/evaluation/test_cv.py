@@ -158,3 +158,26 @@ def test_pool_is_reused_across_calls(digits):
     first = workers()
     cross_validate(make_model("dummy"), digits.X, digits.y, cv=2, n_jobs=2)
     assert len(first) == 2 and workers() == first
+
+
+@pytest.mark.torch
+def test_cnn_folds_run_one_at_a_time(monkeypatch, digits):
+    """§9: the CNN's fits each use torch threads on all cores, so its folds and final fit never
+    run side by side, whatever n_jobs asks for; other models keep their worker pool."""
+    pytest.importorskip("torch")
+    import joblib
+
+    asked = []
+
+    class Recording(joblib.Parallel):
+        def __init__(self, *args, **kwargs):
+            asked.append(kwargs.get("n_jobs"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(joblib, "Parallel", Recording)
+    split = digits.train_test(0.25, seed=0).limit(150)
+    res = cross_validate(make_model("cnn", {"max_epochs": 1}), split.X_train, split.y_train, cv=2, n_jobs=4,
+                         final=True)
+    assert asked == [1] and len(res.scores) == 2 and res.final_model is not None
+    cross_validate(make_model("logreg"), split.X_train, split.y_train, cv=2, n_jobs=2)
+    assert asked == [1, 2]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import digitlab
-from digitlab.evaluation import EvalResult, evaluate, load_result
+from digitlab.evaluation import EvalResult, evaluate, evaluate_run, load_result
+from digitlab.plots.figure_set import read_index
 from digitlab.exceptions import DigitlabError, ModelError, ParameterError
 from digitlab.models import make_model
 
@@ -86,16 +87,20 @@ def test_run_files_written(digits_run):
         assert z["cv_pred"].shape == (ev["n_train"],)
         assert ev["test_accuracy"] == np.mean(z["y_true"] == z["y_pred"])
     assert {"y_true", "y_pred", "y_proba", "cv_y_true", "cv_pred"} <= keys
-    files = [f["file"] for f in ev["figures"]]
+    index = read_index(digits_run)
+    files = [f["file"] for f in index]
     assert {"figures/confusion.png", "figures/confusion_errors.png", "figures/coefficients.png",
             "figures/errors.png", "figures/proba_bars.png"} <= set(files)
-    for f in ev["figures"]:
+    assert index == json.loads((digits_run.path / "figures" / "figures.json").read_text())
+    for f in index:
         png = digits_run.path / f["file"]
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f["title"] and f["caption"].endswith(".") and "\n" not in f["caption"]
-    assert sorted(p.name for p in (digits_run.path / "figures").iterdir()) == sorted(f.rsplit("/", 1)[1] for f in files)
+    assert sorted(p.name for p in (digits_run.path / "figures").iterdir()) == sorted(
+        [f.rsplit("/", 1)[1] for f in files] + ["figures.json"])
     meta = json.loads((digits_run.path / "run.json").read_text())
-    assert meta["metrics"] == EvalResult.from_json(ev).summary()
+    stored = {k: v for k, v in meta["metrics"].items() if v is not None}  # the record lists every key
+    assert stored == {k: v for k, v in EvalResult.from_json(ev).summary().items() if v is not None}
     assert not [p for p in digits_run.path.iterdir() if ".part_" in p.name]
 
 
@@ -105,7 +110,7 @@ def test_detector_run_files(detector_run):
     with np.load(detector_run.path / "predictions.npz") as z:
         assert {"y_score", "cv_score"} <= set(z.files) and "y_proba" not in z.files
         assert np.array_equal(z["cv_pred"], (z["cv_score"] > 0).astype(int))
-    names = {f["file"] for f in ev["figures"]}
+    names = {f["file"] for f in read_index(detector_run)}
     assert {"figures/precision_recall.png", "figures/precision_recall_threshold.png",
             "figures/roc.png"} <= names
     assert ev["score_kind"] == "decision_function"
@@ -114,12 +119,12 @@ def test_detector_run_files(detector_run):
 def test_reevaluate_replaces_files_and_metrics(digits_run, run_copy):
     """Check evaluating a run again with other settings rewrites eval files and run.json metrics."""
     run = run_copy(digits_run)
-    r = evaluate(run, cv=2, figures=False)
+    r = evaluate_run(run, cv=2)
     assert len(r.cv_scores) == 2
     assert load_result(run) == r  # what is returned is what was written
     meta = json.loads((run.path / "run.json").read_text())
     assert meta["metrics"]["cv_scores"] == r.cv_scores
-    assert meta["model"] == digits_run.meta["model"]  # the rest of run.json is kept
+    assert meta["model"] == json.loads((digits_run.path / "run.json").read_text())["model"]  # the rest is kept
     assert json.loads((run.path / "eval.json").read_text())["cv"] == 2
     assert list((run.path / "figures").iterdir()) == []  # no stale figures of the old evaluation
     assert not [p for p in run.path.iterdir() if ".part_" in p.name]
@@ -147,8 +152,8 @@ def test_detector_evaluated_as_multiclass_refused(digits_split):
         evaluate(model, digits_split)
 
 
-@pytest.mark.parametrize("kwargs,match", [({"detect": 12}, "detect: must be a class index 0–9"),
-                                          ({"cv": 1}, "--cv: use 0")])
+@pytest.mark.parametrize("kwargs,match", [({"detect": 12}, "detect=12: must be a class index 0–9"),
+                                          ({"cv": 1}, "cv=1: use 0")])
 def test_bad_arguments_refused(digits_split, kwargs, match):
     """Check impossible arguments give a ParameterError naming the field."""
     model = make_model("logreg").fit(digits_split.X_train, digits_split.y_train)
@@ -156,21 +161,22 @@ def test_bad_arguments_refused(digits_split, kwargs, match):
         evaluate(model, digits_split, **kwargs)
 
 
-def test_missing_split_refused():
-    """Check a model without data is a usage error."""
-    with pytest.raises(DigitlabError, match="fitted model and a split"):
-        evaluate(make_model("logreg"))
+def test_evaluate_run_needs_a_run(tmp_path):
+    """Check evaluate_run on something that is not a run folder says so (66)."""
+    with pytest.raises(DigitlabError, match="no such run") as e:
+        evaluate_run("no-such-run", data_dir=tmp_path)
+    assert e.value.exit_code == 66
 
 
 def test_missing_model_file_python_api(digits_run, run_copy, snapshot):
-    """Check evaluate(run) without model.skops raises InputMissingError (66) and writes nothing."""
+    """Check evaluate_run(run) without model.skops raises InputMissingError (66) and writes nothing."""
     from digitlab.exceptions import InputMissingError
 
     run = run_copy(digits_run)
     run.model_path.unlink()
     before = snapshot(run.path)
     with pytest.raises(InputMissingError, match="model not found") as e:
-        evaluate(run.path)
+        evaluate_run(run.path)
     assert isinstance(e.value, FileNotFoundError) and e.value.exit_code == 66
     assert snapshot(run.path) == before
 
@@ -183,14 +189,14 @@ def test_tampered_model_file_python_api(digits_run, run_copy, snapshot):
     run.model_path.write_bytes(bytes(data))
     before = snapshot(run.path)
     with pytest.raises(ModelError, match="corrupted or modified") as e:
-        evaluate(run.path)
+        evaluate_run(run.path)
     assert e.value.exit_code == 65
     assert snapshot(run.path) == before
 
 
 def test_failure_while_drawing_leaves_run_unchanged(digits_run, run_copy, snapshot, monkeypatch):
     """Check an error after scoring (here: while drawing) leaves every file as it was, no temp files."""
-    from digitlab.evaluation import figures
+    from digitlab.plots import figure_set
 
     run = run_copy(digits_run)
     before = snapshot(run.path)
@@ -198,9 +204,9 @@ def test_failure_while_drawing_leaves_run_unchanged(digits_run, run_copy, snapsh
     def boom(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(figures, "draw_all", boom)
+    monkeypatch.setattr(figure_set, "draw_all", boom)
     with pytest.raises(OSError):
-        evaluate(run, cv=2)
+        evaluate_run(run, cv=2, figures=figure_set.drawer(run.load_split().test.images))
     assert snapshot(run.path) == before
     assert not [p for p in run.path.rglob("*") if ".part_" in p.name]
 

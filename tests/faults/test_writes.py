@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import multiprocessing as mp
 import signal
 import sys
@@ -38,7 +39,8 @@ def test_concurrent_run_writers_get_unique_folders(tmp_path):
         assert p.exitcode == 0
     runs = list_runs(tmp_path)
     assert len(runs) == 40 and len({r.id for r in runs}) == 40
-    seen = {(r.meta["token"], r.meta["i"]) for r in runs}
+    metas = [json.loads((r.path / "run.json").read_text()) for r in runs]
+    seen = {(m["token"], m["i"]) for m in metas}
     assert seen == {(t, i) for t in range(4) for i in range(10)}  # nothing lost or overwritten
     assert part_entries(tmp_path) == []
 

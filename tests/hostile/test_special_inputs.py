@@ -87,7 +87,8 @@ def _setup(reader: str, tmp_path: Path, kind: str, run) -> tuple[Path, list, lis
         return path, ["data", "info", folder], [f"from digitlab import datasets\ndatasets.load({str(folder)!r})"]
     rd = _copy_run(run, tmp_path)
     file = {"model": "model.skops", "run.json": "run.json", "eval.json": "eval.json",
-            "predictions": "predictions.npz", "search.json": "search.json"}[reader]
+            "predictions": "predictions.npz", "search.json": "search.json",
+            "figures.json": "figures/figures.json"}[reader]
     path = rd / file
     path.unlink(missing_ok=True)
     make_special(path, kind)
@@ -96,8 +97,8 @@ def _setup(reader: str, tmp_path: Path, kind: str, run) -> tuple[Path, list, lis
         "model": [read_run + "r.load_model()",
                   f"from digitlab.persist import load_model\nload_model({str(path)!r})"],
         "run.json": [read_run],
-        "eval.json": [read_run + "r.load_eval()",
-                      read_run + "from digitlab.plots._run_data import load_eval\nload_eval(r)"],
+        "eval.json": [read_run + "from digitlab.evaluation import load_result\nload_result(r)"],
+        "figures.json": [read_run + "from digitlab.plots.figure_set import read_index\nread_index(r)"],
         "predictions": [read_run + "from digitlab.evaluation import load_result\nload_result(r)"],
         "search.json": [read_run + "from digitlab.searching import load_search\nload_search(r)"],
     }[reader]
@@ -105,6 +106,7 @@ def _setup(reader: str, tmp_path: Path, kind: str, run) -> tuple[Path, list, lis
         "model": ["predict", rd, good],
         "run.json": ["predict", rd, good],
         "eval.json": ["report", rd, "--out", tmp_path / "r.html"],
+        "figures.json": ["report", rd, "--out", tmp_path / "r.html"],
         "predictions": None,  # read by the Python API and the web app only
         "search.json": None,
     }[reader]
@@ -112,7 +114,7 @@ def _setup(reader: str, tmp_path: Path, kind: str, run) -> tuple[Path, list, lis
 
 
 READERS = ["image", "npy", "idx", "csv", "idx-folder", "image-folder", "model", "run.json", "eval.json",
-           "predictions", "search.json"]
+           "figures.json", "predictions", "search.json"]
 
 
 CLI_READERS = [r for r in READERS if r not in ("predictions", "search.json")]

@@ -51,6 +51,6 @@ def test_train_with_augment(digits, tmp_path):
 
     run = digitlab.train(digits, "logreg", test_size=0.25, augment=True, evaluate=False,
                          runs_dir=tmp_path)
-    assert run.meta["split"]["augment"] is True
-    assert run.meta["split"]["n_train"] == 1347  # the split itself is not augmented
-    assert run.meta["fit"]["converged"] is True
+    assert run.info.split.augment is True
+    assert run.info.split.n_train == 1347  # the split itself is not augmented
+    assert run.info.fit.converged is True

@@ -7,7 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from digitlab.corruptions import CORRUPTIONS, robustness
+from digitlab.corruptions import CORRUPTIONS
+from digitlab.robustness import robustness
 from digitlab.plots import RobustnessDisplay
 
 

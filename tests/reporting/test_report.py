@@ -31,9 +31,9 @@ def test_report_shows_scores_and_captions(digit_runs, tmp_path):
     """Each run has its scores, its confusion counts and a caption under every figure."""
     runs_dir, lr, det = digit_runs
     html = report([lr, det], tmp_path / "r.html").read_text()
-    acc = lr.meta["metrics"]["test_accuracy"]
+    acc = lr.info.metrics.test_accuracy
     assert f"{acc:.4f}" in html
-    folds = ", ".join(f"{s:.5f}" for s in det.meta["metrics"]["cv_scores"])
+    folds = ", ".join(f"{s:.5f}" for s in det.info.metrics.cv_scores)
     assert f"[{folds}]" in html
     assert "Runs side by side" in html
     n_fig = html.count("<figure>")
@@ -45,12 +45,16 @@ def test_report_escapes_html_in_run_metadata(digit_runs, tmp_path):
     """A run description with HTML in it is shown as text, never executed."""
     import json
 
-    runs_dir, lr, _ = digit_runs
-    meta = json.loads((lr.path / "run.json").read_text())
-    meta["dataset"]["name"] = "<script>alert(1)</script>"
-    from digitlab.runs import Run
+    import shutil
 
-    html = report([Run(lr.path, meta)], tmp_path / "r.html").read_text()
+    from digitlab.runs import read_run
+
+    runs_dir, lr, _ = digit_runs
+    copy = shutil.copytree(lr.path, tmp_path / lr.id)
+    meta = json.loads((copy / "run.json").read_text())
+    meta["dataset"]["name"] = "<script>alert(1)</script>"
+    (copy / "run.json").write_text(json.dumps(meta))
+    html = report([read_run(copy)], tmp_path / "r.html").read_text()
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 

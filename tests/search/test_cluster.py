@@ -68,7 +68,7 @@ def test_search_on_cluster_matches_local_and_runs_on_workers(cluster, local_reco
     rec = load_search(run)
     _same(rec, local_record)
     assert rec["backend"] == "dask" and rec["workers"] == 2 and rec["lost_workers"] == []
-    assert run.meta["search"]["backend"] == "dask" and "distributed" in run.meta["versions"]
+    assert run.info.search.backend == "dask" and "distributed" in run.info.versions
     fold_tasks = [t for t in ts.data if "_fit_and_score" in str(t["key"])]
     assert len(fold_tasks) >= 2
     assert {t["worker"] for t in fold_tasks} == workers  # both workers did folds
@@ -105,7 +105,7 @@ def test_search_survives_a_killed_worker(cluster, local_record, mnist_small, tmp
     assert killed
     _same(rec, local_record)
     assert [w["worker"] for w in rec["lost_workers"]] == [victim]
-    assert run.meta["search"]["lost_workers"] == rec["lost_workers"]
+    assert run.info.search.lost_workers == rec["lost_workers"]
 
 
 def test_local_cluster_option_starts_and_stops_workers(mnist_small, local_record, tmp_path):

@@ -9,8 +9,8 @@ import pytest
 
 from digitlab.exceptions import ParameterError
 from digitlab.runs import list_runs
-from digitlab.searching import (build_space, load_search, make_distribution, plot_param,
-                                search)
+from digitlab.plots import SearchParamDisplay
+from digitlab.searching import build_space, load_search, make_distribution, search
 
 GRID = {"C": ["0.01", "0.1", "1"]}
 
@@ -27,9 +27,9 @@ def digits_run(tmp_path_factory, digits):
 def test_search_writes_a_run_folder(digits_run):
     """Check run.json (contract fields, best params), search.json and one figure per parameter."""
     run, _ = digits_run
-    meta = run.meta
-    for key in ("format", "id", "created", "dataset", "split", "task", "classes", "n_features", "model",
-                "versions", "seed", "fit", "metrics"):
+    meta = json.loads((run.path / "run.json").read_text())
+    for key in ("format", "created", "dataset", "split", "task", "classes", "n_features", "model",
+                "versions", "seed", "fit", "metrics", "search"):
         assert key in meta
     record = load_search(run)
     scores = record["cv_results"]["mean_test_score"]
@@ -50,7 +50,7 @@ def test_search_best_model_is_refitted_with_best_params(digits_run):
     model = run.load_model()
     assert model.get_params()["clf__C"] == load_search(run)["best_params"]["C"]
     assert model[-1].n_features_in_ == 64
-    assert run.meta["split"]["n_train"] == 1347
+    assert run.info.split.n_train == 1347
 
 
 def test_search_progress_reports_each_candidate_with_best_so_far(digits_run):
@@ -149,8 +149,8 @@ def test_detector_search(digits, tmp_path):
     """--detect searches a binary task with the chosen scorer and records the task."""
     run = search(digits, "logreg", grid={"C": ["0.1", "1"]}, detect=5, scoring="f1", test_size=0.25, cv=2,
                  n_jobs=1, runs_dir=tmp_path, evaluate=False)
-    assert run.meta["task"] == {"kind": "binary", "detect": 5}
-    assert run.meta["classes"] == ["not 5", "5"]
+    assert run.info.task.kind == "binary" and run.info.task.detect == 5
+    assert run.classes == ["not 5", "5"]
     assert list(run.load_model().classes_) == [False, True]
     assert 0.5 < load_search(run)["best_score"] <= 1
 
@@ -163,18 +163,20 @@ def test_bad_scoring_and_folds(digits, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def test_plot_param_draws_best_per_value(pyplot):
+def test_search_param_display_draws_best_per_value(pyplot):
     """Grid: one point per value (best over the other parameters), log x for decades, labels."""
     table = {"params": [{"C": 0.01, "l1_ratio": 0}, {"C": 0.01, "l1_ratio": 1}, {"C": 1.0, "l1_ratio": 0},
                         {"C": 1.0, "l1_ratio": 1}],
              "mean_test_score": [0.8, 0.85, 0.9, None], "std_test_score": [0.01, 0.02, 0.03, None]}
-    ax = plot_param(table, "C")
+    disp = SearchParamDisplay.from_results(table, "C")
+    ax = disp.ax_
+    assert disp.figure_ is ax.figure and disp.values == [0.01, 1.0]
     line = ax.lines[0]
     assert list(line.get_xdata()) == [0.01, 1.0]
     assert list(line.get_ydata()) == [0.85, 0.9]
     assert ax.get_xscale() == "log"
     assert ax.get_xlabel() == "C" and ax.get_ylabel() == "mean CV accuracy (±1 std)"
-    ax2 = plot_param(table, "l1_ratio")
+    ax2 = SearchParamDisplay.from_results(table, "l1_ratio").ax_
     assert list(ax2.lines[0].get_ydata()) == [0.9, 0.85]
 
 
@@ -194,10 +196,10 @@ def test_cli_search_json_and_progress(run_cli, tmp_path):
 
 
 @pytest.mark.parametrize("args, code, match", [
-    (["--grid", "C=abc"], 2, "--grid C: expected a number"),
+    (["--grid", "C=abc"], 2, "--grid C=abc: expected a number"),
     (["--grid", "C"], 2, "--grid: expected KEY=VALUES"),
-    (["--dist", "C=loguniform:1e-3:1"], 2, "--dist needs --random"),
-    (["--grid", "C=1", "--cluster", "bogus"], 2, "--cluster 'bogus'"),
+    (["--dist", "C=loguniform:1e-3:1"], 2, "--dist: need a random search"),
+    (["--grid", "C=1", "--cluster", "bogus"], 2, "--cluster bogus: expected tcp://HOST:PORT"),
     (["--grid", "C=1", "--cluster", "tcp://127.0.0.1:9"], 69, "cannot reach the Dask scheduler"),
 ], ids=["type", "syntax", "dist-no-random", "cluster-syntax", "cluster-unreachable"])
 def test_cli_search_errors(run_cli, tmp_path, monkeypatch, args, code, match):
@@ -217,3 +219,21 @@ def test_cluster_from_environment(run_cli, tmp_path, monkeypatch):
     code, _, err = run_cli("search", "--dataset", "digits", "--test-size", "0.25", "--grid", "C=1",
                            "--runs-dir", tmp_path)
     assert code == 69 and "tcp://127.0.0.1:9" in err
+
+
+def test_search_refuses_values_the_folds_cannot_take(digits, tmp_path, run_cli):
+    """H9 in search: a grid value (or a distribution's bound) too big for a fold, or a bad seed, is
+    refused before any fit, naming the value; nothing is written."""
+    with pytest.raises(ParameterError, match="n_neighbors=5000: more neighbours than the 898 training images"):
+        search(digits, "knn", grid={"n_neighbors": ["3", "5000"]}, test_size=0.25, n_jobs=1, runs_dir=tmp_path)
+    with pytest.raises(ParameterError, match="n_neighbors=1999: more neighbours"):
+        search(digits, "knn", distributions={"n_neighbors": "randint:1:2000"}, n_iter=2, test_size=0.25,
+               n_jobs=1, runs_dir=tmp_path)
+    with pytest.raises(ParameterError, match=r"seed=-1: must be an integer between 0 and 2\*\*32-1"):
+        search(digits, "logreg", grid=GRID, seed=-1, test_size=0.25, n_jobs=1, runs_dir=tmp_path)
+    assert not list(tmp_path.iterdir())
+    code, out, err = run_cli("search", "--dataset", "digits", "--model", "knn", "--grid", "n_neighbors=3,5000",
+                             "--test-size", "0.25", "--jobs", "1", "--runs-dir", tmp_path)
+    assert code == 2 and "n_neighbors=5000" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.iterdir())

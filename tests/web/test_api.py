@@ -11,6 +11,9 @@ from PIL import Image
 from _render import font_paths, png_bytes, render_digit
 from digitlab.predicting import SOFTMAX, Predictor
 
+PNG = {"content-type": "image/png"}
+OWN_PAGE = {"origin": "http://127.0.0.1"}  # what a browser sends with the page's own uploads
+
 
 @pytest.fixture(scope="module")
 def seven_png():
@@ -40,11 +43,11 @@ def test_predict_raw_bytes(client, web_runs, seven_png):
 
 def test_predict_all_body_forms_agree(client, seven_png):
     """Check multipart, JSON pixels, JSON data URL and bare base64 give the same answer as raw bytes."""
-    ref = client.post("/api/predict", content=seven_png).json()
+    ref = client.post("/api/predict", content=seven_png, headers=PNG).json()
     pixels = np.asarray(Image.open(io.BytesIO(seven_png))).tolist()
     b64 = base64.b64encode(seven_png).decode()
     answers = [
-        client.post("/api/predict", files={"file": ("x.png", seven_png, "image/png")}),
+        client.post("/api/predict", files={"file": ("x.png", seven_png, "image/png")}, headers=OWN_PAGE),
         client.post("/api/predict", json={"pixels": pixels}),
         client.post("/api/predict", json={"image": "data:image/png;base64," + b64}),
         client.post("/api/predict", json={"image": b64}),
@@ -60,9 +63,10 @@ def test_predict_choose_run(client, web_runs, digits):
     test = det.load_split().test
     five = test.images[test.labels == 5][0]
     png = png_bytes(255 - np.kron(five, np.ones((5, 5), np.uint8)))
-    by_query = client.post(f"/api/predict?run={det.id}", content=png).json()
+    by_query = client.post(f"/api/predict?run={det.id}", content=png, headers=PNG).json()
     by_json = client.post("/api/predict", json={"image": base64.b64encode(png).decode(), "run": det.id}).json()
-    by_form = client.post("/api/predict", files={"file": ("f.png", png)}, data={"run": det.id}).json()
+    by_form = client.post("/api/predict", files={"file": ("f.png", png)}, data={"run": det.id},
+                          headers=OWN_PAGE).json()
     for b in (by_query, by_json, by_form):
         assert b["run"] == det.id and b["size"] == 8
         assert b["classes"] == ["not 5", "5"] and b["scores"] == SOFTMAX
@@ -86,7 +90,7 @@ def test_predict_runs_off_the_event_loop(app, client, seven_png, web_runs):
 
     pred.predict = spy
     try:
-        assert client.post("/api/predict", content=seven_png).status_code == 200
+        assert client.post("/api/predict", content=seven_png, headers=PNG).status_code == 200
     finally:
         del pred.predict
     assert seen == ["thread"]
@@ -178,7 +182,7 @@ def test_page_docs_and_openapi(client):
     spec = client.get("/openapi.json").json()
     assert {"/api/predict", "/api/runs", "/api/runs/{run_id}", "/api/runs/{run_id}/errors"} <= set(spec["paths"])
     assert set(spec["paths"]["/api/predict"]["post"]["requestBody"]["content"]) == {
-        "application/octet-stream", "multipart/form-data", "application/json"}
+        "image/*", "application/octet-stream", "multipart/form-data", "application/json"}
     assert "content-security-policy" in page.headers
 
 
@@ -187,6 +191,6 @@ def test_models_cached_per_run(app, client, web_runs, seven_png):
     reg = app.state.registry
     assert len(reg.models.items) == 1
     for _ in range(3):
-        client.post("/api/predict", content=seven_png)
-    client.post(f"/api/predict?run={web_runs['plain'].id}", content=seven_png)
+        client.post("/api/predict", content=seven_png, headers=PNG)
+    client.post(f"/api/predict?run={web_runs['plain'].id}", content=seven_png, headers=PNG)
     assert len(reg.models.items) == 2

@@ -20,7 +20,7 @@ def seven_png():
 def post(base, body, path="/api/predict"):
     host, port = base.split("//")[1].split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    conn.request("POST", path, body=body)
+    conn.request("POST", path, body=body, headers={"Content-Type": "image/png"})
     r = conn.getresponse()
     out = r.status, r.read()
     conn.close()
@@ -31,7 +31,8 @@ def slow_client(base, total=1000):
     """Open a connection that announces a body and sends only part of it."""
     host, port = base.split("//")[1].split(":")
     s = socket.create_connection((host, int(port)))
-    s.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {total}\r\n\r\n".encode() + b"\x89PNG")
+    s.sendall(f"POST /api/predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/png\r\n"
+              f"Content-Length: {total}\r\n\r\n".encode() + b"\x89PNG")
     return s
 
 
@@ -60,16 +61,20 @@ def test_g6_slow_body_408_and_others_still_served(web_runs, seven_png):
 
 
 def test_g7_limit_concurrency_gives_503(web_runs, seven_png):
-    """Check requests beyond --limit-concurrency get 503 and the server keeps serving after."""
+    """Check requests beyond --limit-concurrency get 503 (JSON) and the server keeps serving after."""
     from digitlab.web import create_app
 
-    app = create_app(web_runs["root"], web_runs["mnist"].id, body_seconds=2.0)
-    with live_server(app, limit_concurrency=2) as base:  # uvicorn counts the asking connection too
-        slow = slow_client(base)
+    app = create_app(web_runs["root"], web_runs["mnist"].id, body_seconds=30.0, limit_concurrency=1)
+    with live_server(app) as base:
+        slow = slow_client(base)  # one request in progress, waiting for its body
         try:
-            time.sleep(0.2)
-            status, _ = post(base, seven_png)
-            assert status == 503
+            for _ in range(200):  # until the server has seen the slow request start
+                status, body = post(base, seven_png)
+                if status == 503:
+                    break
+                time.sleep(0.05)
+            assert status == 503, body
+            assert json.loads(body)["error"] == "busy"
         finally:
             slow.close()
         for _ in range(50):  # the server notices the closed connection within moments
@@ -88,7 +93,8 @@ def test_serve_cli_starts_with_warning_for_0000(run_cli, web_runs, monkeypatch):
 
     def fake_run(self, sockets=None):
         started["app"] = self.config.app
-        started["limit"] = self.config.limit_concurrency
+        started["limit"] = self.config.app.user_middleware[0].kwargs["limit_concurrency"]  # the Guard's
+        started["uvicorn_limit"] = self.config.limit_concurrency
         started["addr"] = sockets[0].getsockname()
 
     monkeypatch.setattr(uvicorn.Server, "run", fake_run)
@@ -97,6 +103,7 @@ def test_serve_cli_starts_with_warning_for_0000(run_cli, web_runs, monkeypatch):
     assert code == 0, err
     assert "warning: listening on 0.0.0.0" in err
     assert started["limit"] == 7 and started["addr"][0] == "0.0.0.0"
+    assert started["uvicorn_limit"] is None  # uvicorn's counts idle connections (H5)
     assert len(started["app"].state.registry.models.items) == 1
     code, _, err = run_cli("serve", "--runs-dir", web_runs["root"], "--port", "0")
     assert code == 0 and "warning" not in err and started["addr"][0] == "127.0.0.1"

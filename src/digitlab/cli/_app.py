@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import traceback
 
@@ -70,6 +71,34 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+# The library's errors name its Python parameters (``cv=1: ...``, ``params['C']='x': ...``); the
+# command line shows the flag a user typed instead.
+FLAGS = {"model": "--model", "detect": "--detect", "cv": "--cv", "seed": "--seed", "test_size": "--test-size",
+         "limit": "--limit", "scoring": "--scoring", "n_iter": "--random", "factor": "--factor",
+         "cluster": "--cluster", "target_precision": "--target-precision", "target_recall": "--target-recall",
+         "data_dir": "--data-dir", "params": "--param", "grid": "--grid", "distributions": "--dist"}
+_KEYED = re.compile(r"^(params|grid|distributions)\['([^']*)'\](?:=(.*?))?: ")
+_NAMED = re.compile(r"^([a-z_]+)(?:=(.*?))?: ")
+_GIVEN = re.compile(r"\(given as ([a-z_]+)\)")
+
+
+def as_flags(message: str) -> str:
+    """``cv=1: use 0 ...`` → ``--cv 1: use 0 ...``; ``params['C']='x': ...`` → ``--param C=x: ...``."""
+    def value(v):
+        return v[1:-1] if v and len(v) >= 2 and v[0] == v[-1] and v[0] in "'\"" else v
+
+    message = _GIVEN.sub(lambda g: f"(given as {FLAGS.get(g.group(1), g.group(1))})", message)
+    m = _KEYED.match(message)
+    if m:
+        name, key, v = m.groups()
+        return f"{FLAGS[name]} {key}{'=' + value(v) if v is not None else ''}: {message[m.end():]}"
+    m = _NAMED.match(message)
+    if m and m.group(1) in FLAGS:
+        v = m.group(2)
+        return f"{FLAGS[m.group(1)]}{' ' + value(v) if v is not None else ''}: {message[m.end():]}"
+    return message
+
+
 def _exit_for(exc: BaseException, debug: bool) -> None:
     """Print one line for *exc* and exit with its code; return for exceptions that pass through."""
     if isinstance(exc, click.exceptions.Abort):  # click's form of Ctrl-C
@@ -81,7 +110,7 @@ def _exit_for(exc: BaseException, debug: bool) -> None:
     if isinstance(exc, DigitlabError):
         if debug:
             traceback.print_exc()
-        error(str(exc))
+        error(as_flags(str(exc)))
         sys.exit(exc.exit_code)
     if isinstance(exc, KeyboardInterrupt):
         error("interrupted; nothing was written")

@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from ..exceptions import ParameterError
+
 data_dir_option = click.option(
     "--data-dir", type=click.Path(file_okay=False), envvar="DIGITLAB_DATA_DIR", default=None,
     help="Folder with the dataset files (else $DIGITLAB_DATA_DIR, then the user cache).",
@@ -54,11 +56,16 @@ def console():
     return Console(stderr=False, highlight=False, width=width)
 
 
-def err_console():
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False)
-
-
 def show_progress() -> bool:
     return sys.stderr.isatty()
+
+
+def parse_param_args(items) -> dict:
+    """``["C=50", "tol=0.01"]`` → ``{"C": "50", "tol": "0.01"}`` (typed later by the model)."""
+    out = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ParameterError(f"--param: expected key=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out

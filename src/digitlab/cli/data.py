@@ -8,7 +8,16 @@ from pathlib import Path
 import click
 
 from ._app import cli
-from ._common import cache_dir_option, console, data_dir_option, json_option, markup, print_json, safe, show_progress
+from ._common import (
+    cache_dir_option,
+    console,
+    data_dir_option,
+    json_option,
+    markup,
+    print_json,
+    safe,
+    show_progress,
+)
 
 
 @cli.group()
@@ -31,7 +40,7 @@ def _load(name, data_dir, cache_dir, header="auto"):
     from .. import datasets
 
     return datasets.load(name, data_dir=data_dir, cache_dir=cache_dir, progress=show_progress(),
-                         header=header)
+                         header=header, download=True)
 
 
 def info_dict(ds) -> dict:

@@ -5,14 +5,23 @@ from __future__ import annotations
 import click
 
 from ._app import cli
-from ._common import cache_dir_option, console, data_dir_option, json_option, markup, print_json, show_progress
-from .train import runs_dir_option
+from ._common import (
+    cache_dir_option,
+    console,
+    data_dir_option,
+    json_option,
+    markup,
+    print_json,
+    show_progress,
+)
+from .train import runs_dir_option, skipped_cv_note
 
 
 @cli.command()
 @click.argument("run_ref", metavar="RUN")
-@click.option("--cv", type=click.IntRange(min=0, max=20), default=3, show_default=True,
-              help="Cross-validation folds on the training set (stratified, not shuffled; 0 = none).")
+@click.option("--cv", type=click.IntRange(min=0, max=20), default=None,
+              help="Cross-validation folds on the training set (stratified, not shuffled; 0 = none) "
+                   "[default: 3; 0 for runs of the expensive models cnn and svm].")
 @click.option("--target-precision", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="Detectors: report the threshold reaching this precision, and the recall there "
                    "[default: 0.9].")
@@ -41,20 +50,26 @@ def evaluate(run_ref, cv, target_precision, target_recall, n_jobs, no_figures, a
       digitlab evaluate mnist-sgd-detect5 --target-precision 0.95
       digitlab evaluate runs/20261122-101500-mnist-logreg --cv 5 --json
     """
-    from ..evaluation import evaluate as run_evaluate
-    from ..runs import resolve_run
+    from ..evaluation import evaluate_run
+    from ..plots.figure_set import drawer
+    from ..runs import EVAL_FILE, resolve_run
 
     if target_precision is not None and target_recall is not None:
         raise click.UsageError("give --target-precision or --target-recall, not both")
     run = resolve_run(run_ref, runs_dir)
     model = run.load_model(allow_version_mismatch=allow_version_mismatch)
-    result = run_evaluate(run, model=model, cv=cv,
+    if cv is None:
+        skipped_cv_note(run.summary()["model"])
+    split = run.load_split(data_dir=data_dir, cache_dir=cache_dir, download=True)
+    result = evaluate_run(run, split=split, model=model, cv=cv,
                           target_precision=0.9 if target_precision is None else target_precision,
-                          target_recall=target_recall, progress=show_progress() and not as_json,
-                          n_jobs=n_jobs, figures=not no_figures, data_dir=data_dir, cache_dir=cache_dir)
+                          target_recall=target_recall, progress=show_progress() and not as_json, n_jobs=n_jobs,
+                          figures=None if no_figures else drawer(split.test.images, model))
     if as_json:
-        print_json({"run": str(run.path), "id": run.id, "metrics": result.summary(),
-                    "eval": str(run.path / "eval.json"), "figures": result.figures})
+        from ..plots.figure_set import read_index
+
+        print_json({"run": str(run.path), "id": run.id, "metrics": run.metrics(),
+                    "eval": str(run.path / EVAL_FILE), "figures": read_index(run)})
         return
     print_summary(run, result)
 

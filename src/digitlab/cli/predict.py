@@ -91,8 +91,8 @@ def _save_inputs(preds, path) -> None:
     """A grid of the model's input images titled with file name and prediction."""
     import numpy as np
 
-    from ..plots.digit_grid import DigitGridDisplay
     from ..plots._save import save_figure
+    from ..plots.digit_grid import DigitGridDisplay
 
     shown = preds[:100]
     n_cols = min(len(shown), 8)

@@ -24,9 +24,8 @@ def report(run_ids, out, title, runs_dir):
     Example:
       digitlab report latest --out logreg.html
     """
-    from ..reporting import report as write_report
-
     from .._atomic import is_stdout
+    from ..reporting import report as write_report
 
     path = write_report(list(run_ids), out, title=title, runs_dir=runs_dir)
     if not is_stdout(out):  # else stdout is the report

@@ -81,23 +81,25 @@ def compare(ctx, run_ids, as_json):
 
 
 def compare_table(rs) -> list[tuple[str, list]]:
+    import msgspec
+
     rows = [
-        ("dataset", [r.meta["dataset"]["name"] for r in rs]),
-        ("split", [r.meta["split"]["how"] for r in rs]),
-        ("n train", [r.meta["split"]["n_train"] for r in rs]),
-        ("model", [r.meta["model"]["name"] for r in rs]),
+        ("dataset", [r.info.dataset.name for r in rs]),
+        ("split", [r.info.split.how for r in rs]),
+        ("n train", [r.info.split.n_train for r in rs]),
+        ("model", [r.info.model.name for r in rs]),
         ("task", [r.summary()["task"] for r in rs]),
-        ("params", [", ".join(f"{k}={v}" for k, v in r.meta["model"]["params"].items()) or "defaults"
-                    for r in rs]),
-        ("fit seconds", [r.meta["fit"]["seconds"] for r in rs]),
-        ("converged", [str(r.meta["fit"]["converged"]) for r in rs]),
+        ("params", [", ".join(f"{k}={v}" for k, v in r.info.model.params.items()) or "defaults" for r in rs]),
+        ("fit seconds", [r.info.fit.seconds for r in rs]),
+        ("converged", [str(r.info.fit.converged) for r in rs]),
     ]
+    metrics = [msgspec.to_builtins(r.info.metrics) for r in rs]
     keys = []
-    for r in rs:
-        for k, v in r.meta.get("metrics", {}).items():
-            if k not in keys and isinstance(v, (int, float)):
+    for m in metrics:
+        for k, v in m.items():
+            if k not in keys and isinstance(v, (int, float)) and not isinstance(v, bool):
                 keys.append(k)
-    rows += [(k, [r.meta.get("metrics", {}).get(k) for r in rs]) for k in keys]
+    rows += [(k, [m.get(k) for m in metrics]) for k in keys]
     return rows
 
 
@@ -112,12 +114,13 @@ def models(as_json):
     """
     from ..models import MODELS
 
-    rows = [{"name": s.name, "description": s.description, "linear": s.linear, "needs": s.needs}
-            for s in MODELS.values()]
+    rows = [{"name": s.name, "description": s.description, "linear": s.linear, "needs": s.needs,
+             "expensive": s.expensive} for s in MODELS.values()]
     if as_json:
         print_json(rows)
         return
     width = max(len(r["name"]) for r in rows)
     for r in rows:
         extra = f"  (needs digitlab[{r['needs']}])" if r["needs"] else ""
+        extra += "  [expensive: train skips cross-validation unless --cv N]" if r["expensive"] else ""
         click.echo(f"{r['name']:<{width}}  {r['description']}{extra}")

@@ -4,9 +4,41 @@ from __future__ import annotations
 
 import click
 
+from ..exceptions import ParameterError
 from ._app import cli
-from ._common import cache_dir_option, data_dir_option, json_option, print_json, quiet_option, safe
+from ._common import (
+    cache_dir_option,
+    data_dir_option,
+    json_option,
+    print_json,
+    quiet_option,
+    safe,
+)
 from .train import runs_dir_option, split_options
+
+
+def parse_space_args(items, option: str) -> dict:
+    """``("C=0.01,0.1", "l1_ratio=0,1")`` → ``{"C": ["0.01", "0.1"], "l1_ratio": ["0", "1"]}``.
+
+    For ``--dist`` the value stays one string (``"loguniform:1e-3:1e2"``); the library types and
+    checks every value (``searching.build_space``).
+    """
+    out = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value:
+            raise ParameterError(f"{option}: expected KEY=VALUES, got {item!r}")
+        if key in out:
+            raise ParameterError(f"{option} {key}: given twice")
+        if option == "--grid":
+            values = [v.strip() for v in value.split(",")]
+            if any(not v for v in values):
+                raise ParameterError(f"{option} {key}: empty value in {value!r}")
+            out[key] = values
+        else:
+            out[key] = value
+    return out
 
 
 def _fmt_params(params: dict) -> str:
@@ -68,7 +100,7 @@ def search(dataset, model, grid, dists, n_iter, halving, factor, cv, scoring, de
       digitlab search --model svm --grid C=1,5,10 --cluster tcp://10.0.0.5:8786
     """
     from .. import searching
-    from ..models import parse_param_args
+    from ._common import parse_param_args
 
     def echo(msg):
         if not quiet:
@@ -84,8 +116,8 @@ def search(dataset, model, grid, dists, n_iter, halving, factor, cv, scoring, de
                    err=True)
 
     run = searching.search(
-        dataset, model, grid=searching.parse_space_args(grid, "--grid"),
-        distributions=searching.parse_space_args(dists, "--dist"), n_iter=n_iter, halving=halving,
+        dataset, model, grid=parse_space_args(grid, "--grid"), distributions=parse_space_args(dists, "--dist"),
+        n_iter=n_iter, halving=halving,
         factor=factor, cv=cv, scoring=scoring, detect=detect, params=parse_param_args(params),
         raw_pixels=raw_pixels, test_size=test_size, seed=seed, limit=limit, cluster=cluster,
         n_jobs=n_jobs, evaluate=not no_eval, runs_dir=runs_dir, data_dir=data_dir, cache_dir=cache_dir,
@@ -97,7 +129,7 @@ def search(dataset, model, grid, dists, n_iter, halving, factor, cv, scoring, de
                     "best_score": record["best_score"], "best_std": record["best_std"],
                     "scoring": record["scoring"], "kind": record["kind"], "backend": record["backend"],
                     "workers": record["workers"], "lost_workers": record["lost_workers"],
-                    "metrics": run.meta.get("metrics", {}), "results": record["results"]})
+                    "metrics": run.metrics(), "results": record["results"]})
         return
     from rich.table import Table
 
@@ -116,9 +148,8 @@ def search(dataset, model, grid, dists, n_iter, halving, factor, cv, scoring, de
         click.echo(f"... {len(rows) - 15} more in search.json")
     click.echo(f"best: {_fmt_params(record['best_params'])}  cv {record['scoring']} "
                f"{_fmt_score(record['best_score'])} ±{_fmt_score(record['best_std'])}")
-    m = run.meta.get("metrics", {})
-    if m.get("test_accuracy") is not None:
-        click.echo(f"test accuracy of the refitted best model: {m['test_accuracy']:.4f}")
+    if run.info.metrics.test_accuracy is not None:
+        click.echo(f"test accuracy of the refitted best model: {run.info.metrics.test_accuracy:.4f}")
     for w in record["lost_workers"]:
         click.echo(f"lost worker: {w['worker']} ({w['processing_tasks']} tasks rescheduled)")
     click.echo(f"run: {safe(run.path)}")

@@ -51,7 +51,8 @@ def bind_socket(host: str, port: int) -> socket.socket:
                    "0.0.0.0 exposes the app to your network (a warning is printed).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="TCP port.")
 @click.option("--limit-concurrency", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Answer 503 instead of queueing once this many requests are in progress.")
+              help="Answer 503 instead of queueing once this many requests are in progress "
+                   "(per worker; open connections without a request do not count).")
 @click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
               help="Extra Host header name to accept (default: localhost, 127.0.0.1, [::1] only).")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
@@ -75,15 +76,17 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
         import uvicorn
 
         from ..web import create_app
+        from ..web._protocol import uvicorn_options
     except ModuleNotFoundError as exc:  # the web extra is optional
         raise click.ClickException(f"`digitlab serve` needs {exc.name}: pip install 'digitlab[web]'") from None
+    from .._imagemem import prefer_mmap
     from ..runs import list_runs, resolve_run
 
     if run is None and list_runs(runs_dir):
         run = "latest"
     resolved = resolve_run(run, runs_dir) if run is not None else None
     hosts = list(allow_hosts) + ([host] if not _is_loopback(host) else [])
-    app = create_app(runs_dir, resolved, allowed_hosts=hosts)
+    app = create_app(runs_dir, resolved, allowed_hosts=hosts, limit_concurrency=limit_concurrency)
     if resolved is not None:
         app.state.registry.predictor(resolved)  # D1-D7: refuse to start with a bad model
     else:
@@ -91,12 +94,14 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
     if not _is_loopback(host):
         click.echo(f"warning: listening on {host}: other machines on your network can reach this app "
                    "(there is no authentication)", err=True)
+    # big image buffers in their own mappings, so memory goes back after a burst of uploads (H6)
+    prefer_mmap()
     sock = bind_socket(host, port)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"serving {safe(resolved.id) if resolved else 'no run'} on http://{shown}:{sock.getsockname()[1]}/ "
                "(Ctrl-C to stop)", err=True)
-    options = dict(limit_concurrency=limit_concurrency, log_level="warning", server_header=False,
-                   timeout_keep_alive=5, access_log=False)
+    # idle and header timeouts, JSON for the server's own 400; the request limit is the app's
+    options = uvicorn_options()
     try:
         if workers == 1:
             uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
@@ -114,7 +119,8 @@ def serve(run, runs_dir, host, port, limit_concurrency, allow_hosts, workers):
             # worker processes are spawned and rebuild the app from this description
             os.environ[SERVE_ENV] = json.dumps({
                 "runs_dir": str(runs_dir) if runs_dir else None,
-                "run": str(resolved.path.resolve()) if resolved else None, "allowed_hosts": hosts})
+                "run": str(resolved.path.resolve()) if resolved else None, "allowed_hosts": hosts,
+                "limit_concurrency": limit_concurrency})
             config = uvicorn.Config("digitlab.web.app:app_from_env", factory=True, workers=workers, **options)
             Multiprocess(config, sockets=[sock]).run()
     finally:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from ._app import cli
-from ._common import cache_dir_option, data_dir_option, json_option, print_json, safe, show_progress
+from ._common import (
+    cache_dir_option,
+    data_dir_option,
+    json_option,
+    print_json,
+    safe,
+    show_progress,
+)
 from .train import runs_dir_option
 
 
@@ -43,9 +50,9 @@ def study(dataset, quick, out, seed, runs_dir, data_dir, cache_dir, as_json):
                     cache_dir=cache_dir, progress=show_progress() and not as_json, seed=seed)
     if as_json:
         print_json({"report": str(res.report), "seconds": round(res.seconds, 2), "timings": res.timings,
-                    "runs": {k: {"path": str(r.path), **r.meta.get("metrics", {})} for k, r in res.runs.items()}})
+                    "runs": {k: {"path": str(r.path), **r.metrics()} for k, r in res.runs.items()}})
         return
-    det, lr = res.runs["detector"].meta["metrics"], res.runs["logreg"].meta["metrics"]
+    det, lr = res.runs["detector"].metrics(), res.runs["logreg"].metrics()
     click.echo(f"5-detector (SGD): CV accuracy {', '.join(f'{s:.5f}' for s in det.get('cv_scores', []))}; "
                f"precision {det.get('precision', float('nan')):.4f}, recall {det.get('recall', float('nan')):.4f}",
                err=to_stdout)

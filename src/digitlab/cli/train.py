@@ -5,7 +5,14 @@ from __future__ import annotations
 import click
 
 from ._app import cli
-from ._common import cache_dir_option, data_dir_option, json_option, print_json, safe, show_progress
+from ._common import (
+    cache_dir_option,
+    data_dir_option,
+    json_option,
+    print_json,
+    safe,
+    show_progress,
+)
 
 
 def runs_dir_option(f):
@@ -16,10 +23,19 @@ def runs_dir_option(f):
 def split_options(f):
     f = click.option("--test-size", type=float, default=None,
                      help="Random stratified test fraction (e.g. 0.2) instead of the canonical split.")(f)
-    f = click.option("--seed", type=int, default=0, show_default=True, help="Seed for splits and models.")(f)
+    f = click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed for splits and models (0 to 2**32-1).")(f)
     f = click.option("--limit", type=click.IntRange(min=10), default=None,
                      help="Use a stratified subset of this many training images (quick runs).")(f)
     return f
+
+
+def skipped_cv_note(model) -> None:
+    """Say so when an expensive model's default skips cross-validation (stderr: --json stays clean)."""
+    from ..fitting import DEFAULT_CV, default_cv
+
+    if default_cv(model) == 0:
+        click.echo(f"cv: skipped for {model} (expensive); pass --cv {DEFAULT_CV} to cross-validate", err=True)
 
 
 @cli.command()
@@ -32,8 +48,9 @@ def split_options(f):
 @click.option("--raw-pixels", is_flag=True, help="Feed 0–255 pixels unscaled, as the notebooks did.")
 @click.option("--augment", is_flag=True, help="Add 1-pixel shifted copies of the training images.")
 @split_options
-@click.option("--cv", type=click.IntRange(min=0, max=20), default=3, show_default=True,
-              help="Cross-validation folds in the evaluation (0 = none).")
+@click.option("--cv", type=click.IntRange(min=0, max=20), default=None,
+              help="Cross-validation folds in the evaluation (0 = none) [default: 3; 0 for the "
+                   "expensive models cnn and svm].")
 @click.option("--target-precision", type=click.FloatRange(0, 1), default=0.9, show_default=True,
               help="For detectors: report the threshold reaching this precision.")
 @click.option("--no-eval", is_flag=True, help="Only fit and save; skip the evaluation.")
@@ -52,12 +69,18 @@ def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, 
       digitlab train --model logreg --param l1_ratio=1 --param solver=saga \\
                      --param C=50 --param tol=0.01 --raw-pixels --test-size 0.142857
     """
+    import contextlib
+    import sys
     import warnings
 
     from .. import training
-    from ..models import parse_param_args
+    from ._common import parse_param_args
 
-    with warnings.catch_warnings(record=True) as notes:
+    if cv is None and not no_eval:
+        skipped_cv_note(model)
+    # a model's own verbose output (--param verbose=1) must not corrupt the JSON on stdout
+    chatter = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
+    with chatter, warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always", FutureWarning)
         run = training.train(
             dataset, model, detect=detect, params=parse_param_args(params), raw_pixels=raw_pixels,
@@ -69,14 +92,14 @@ def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, 
         if "digitlab" in str(n.filename) or "penalty" in str(n.message):
             click.echo(safe(f"note: {n.message}"), err=True)
     if as_json:
-        print_json({"run": str(run.path), **run.summary(), "metrics": run.meta.get("metrics", {})})
+        print_json({"run": str(run.path), **run.summary(), "metrics": run.metrics()})
         return
     s = run.summary()
-    fit = run.meta["fit"]
-    conv = "converged" if fit["converged"] else "NOT converged"
-    iters = f", {fit['n_iter']} iterations" if fit.get("n_iter") is not None else ""
-    click.echo(f"fitted {safe(s['model'])} on {s['n_train']:,} images in {fit['seconds']:.1f} s ({conv}{iters})")
-    m = run.meta.get("metrics", {})
+    fit = run.info.fit
+    conv = "converged" if fit.converged else "NOT converged"
+    iters = f", {fit.n_iter} iterations" if fit.n_iter is not None else ""
+    click.echo(f"fitted {safe(s['model'])} on {s['n_train']:,} images in {fit.seconds or 0:.1f} s ({conv}{iters})")
+    m = run.metrics()
     for key, label in (("test_accuracy", "test accuracy"), ("train_accuracy", "train accuracy"),
                        ("cv_mean", "cv accuracy (mean)"), ("precision", "precision"),
                        ("recall", "recall"), ("f1", "F1")):

@@ -18,18 +18,19 @@ import numpy as np
 
 from ..exceptions import DataError, InputMissingError, ParameterError
 from . import _fetch
-from ._registry import BUILTIN, NAMES, REMOTE
+from ._registry import NAMES, REMOTE
 from .dataset import Dataset, Split
 from .idx import read_idx, write_idx
+from .task import Task
 
-__all__ = ["Dataset", "Split", "load", "load_digits", "fetch", "import_idx", "read_idx",
+__all__ = ["Dataset", "Split", "Task", "load", "load_digits", "fetch", "import_idx", "read_idx",
            "write_idx", "NAMES"]
 
 SPLITS = ("all", "train", "test")
 
 
 def load(name: str | os.PathLike, *, split: str = "all", data_dir=None, cache_dir=None,
-         download: bool = True, progress: bool = True, header: str = "auto") -> Dataset:
+         download: bool = False, progress: bool = True, header: str = "auto") -> Dataset:
     """Load a dataset by name or path.
 
     Parameters
@@ -45,8 +46,10 @@ def load(name: str | os.PathLike, *, split: str = "all", data_dir=None, cache_di
         Folder with the dataset's files; else ``$DIGITLAB_DATA_DIR``, then the user cache.
     cache_dir : path-like, default=None
         Writable cache for downloads (default: the platform's user cache).
-    download : bool, default=True
-        Download missing files; with ``False`` a missing dataset raises ``OfflineError``.
+    download : bool, default=False
+        Download a known dataset's missing files into the cache (checksums verified). Without it
+        a missing dataset raises ``OfflineError`` saying where the files were looked for;
+        ``load`` never touches the network unless asked (``train``, ``search`` and the CLI ask).
     progress : bool, default=True
         Show a progress bar while downloading.
     header : {"auto", "yes", "no"}, default="auto"

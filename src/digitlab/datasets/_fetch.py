@@ -32,7 +32,12 @@ import filelock
 from .. import _config
 from .._atomic import os_error, remove_stale_parts
 from ..exceptions import (
-    ChecksumError, DataError, DigitlabError, InputMissingError, NoPermissionError, OfflineError,
+    ChecksumError,
+    DataError,
+    DigitlabError,
+    InputMissingError,
+    NoPermissionError,
+    OfflineError,
 )
 from ._registry import ROLES, RemoteDataset
 from .idx import TruncatedError, read_idx, write_idx_to
@@ -79,7 +84,7 @@ def locate(ds: RemoteDataset, data_dir=None, cache_dir=None) -> dict[str, Path] 
     if folders and not folders[0].is_dir():
         # the most specific data dir was asked for explicitly: a typo there must not silently
         # fall through to a 55 MB download
-        how = "--data-dir" if data_dir is not None else f"${_config.DATA_ENV}"
+        how = "data_dir" if data_dir is not None else f"${_config.DATA_ENV}"
         what = "is not a folder" if folders[0].exists() else "no such folder"
         raise InputMissingError(f"{folders[0]}: {what} (given as {how})")
     # a data dir may hold several datasets in sub-folders named after them

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
+from numbers import Integral, Real
 
 import numpy as np
 
-from ..exceptions import DataError
+from ..exceptions import DataError, ParameterError
+
+# what numpy's and scikit-learn's random_state accept: an unsigned 32-bit seed
+MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,12 +106,24 @@ class Dataset:
             *seed*, stratified by class unless ``stratify=False`` (the notebooks' unstratified
             ``train_test_split`` is ``stratify=False``).
         seed : int, default=0
+            0 to 2**32-1.
         limit : int, default=None
             Keep a stratified subset of at most *limit* training images, and the test set cut in
             the same proportion, for quick runs.
+
+        Raises
+        ------
+        ParameterError
+            A seed, test size or limit out of range, or a test size that leaves a side of a
+            stratified split with fewer images than there are classes.
+        DataError
+            A stratified split of a dataset with a class of a single image, or too few images.
         """
         from sklearn.model_selection import train_test_split
 
+        check_seed(seed)
+        if limit is not None:
+            check_limit(limit)
         if test_size is None and self.n_train is not None:
             train = self.subset(slice(0, self.n_train), "train")
             test = self.subset(slice(self.n_train, None), "test")
@@ -114,6 +131,7 @@ class Dataset:
         else:
             size = 0.2 if test_size is None else test_size
             _check_size(size, len(self), "test_size")
+            _check_split_sizes(self, size, stratify)
             idx = np.arange(len(self))
             tr, te = train_test_split(
                 idx, test_size=size, random_state=seed,
@@ -128,11 +146,59 @@ class Dataset:
         return split.limit(limit, seed=seed) if limit else split
 
 
+def check_seed(seed) -> None:
+    """Refuse a seed numpy and scikit-learn would refuse later (after the data is loaded)."""
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or not 0 <= seed <= MAX_SEED:
+        raise ParameterError(f"seed={seed!r}: must be an integer between 0 and 2**32-1")
+
+
+def check_limit(limit) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, Integral) or limit < 1:
+        raise ParameterError(f"limit={limit!r}: must be a positive number of training images")
+
+
 def _check_size(size, n, field_name):
-    if isinstance(size, float) and not 0 < size < 1:
-        raise DataError(f"{field_name}: must be between 0 and 1 or a count, got {size}")
-    if isinstance(size, int) and not 0 < size < n:
-        raise DataError(f"{field_name}: must be between 1 and {n - 1}, got {size}")
+    if isinstance(size, bool) or not isinstance(size, Real):
+        raise ParameterError(f"{field_name}={size!r}: must be a fraction between 0 and 1 or a count")
+    if not isinstance(size, Integral) and not 0 < size < 1:
+        raise ParameterError(f"{field_name}={size:g}: must be between 0 and 1 (a fraction of the images)")
+    if isinstance(size, Integral) and not 0 < size < n:
+        raise ParameterError(f"{field_name}={size}: must be a count between 1 and {n - 1}")
+
+
+def _check_split_sizes(ds: Dataset, size, stratify: bool) -> None:
+    """What ``train_test_split`` would refuse after the data is loaded, said with the values.
+
+    The sizes are computed as scikit-learn does (``ceil`` for the test side, ``floor`` for the
+    train side of a fraction); a stratified split needs every class on both sides.
+    """
+    n = len(ds)
+    if not isinstance(size, Integral):
+        n_test, n_train = math.ceil(size * n), math.floor((1 - size) * n)
+    else:
+        n_test, n_train = int(size), n - int(size)
+    counts = ds.class_counts()
+    present = np.flatnonzero(counts)
+    k = len(present) if stratify else 1
+    if stratify:
+        lonely = present[counts[present] < 2]
+        if len(lonely):
+            raise DataError(f"{ds.name}: class {ds.classes[lonely[0]]!r} has only 1 image; a stratified "
+                            "split needs at least 2 images of each class")
+    if n < 2 * k:
+        raise DataError(f"{ds.name}: {n} images are too few to split {k} classes into train and test "
+                        f"(at least {2 * k} needed)")
+    if n_test >= k and n_train >= k:
+        return
+    side, m = ("test", n_test) if n_test < k else ("training", n_train)
+    images = f"{m} {side} image{'s' * (m != 1)} of {n:,}"
+    if stratify:
+        why = f"fewer than the {k} classes (a stratified split needs one of each on both sides)"
+    else:
+        why = "and each side needs at least one"
+    lo, hi = math.ceil(k / n * 1000) / 1000, math.floor((n - k) / n * 1000) / 1000
+    hint = f"; use test_size between {lo:g} and {hi:g}" if lo <= hi else ""
+    raise ParameterError(f"test_size={size:g}: gives {images}, {why}{hint}")
 
 
 def _stratified_take(ds: Dataset, n: int, seed: int) -> Dataset:
@@ -141,7 +207,9 @@ def _stratified_take(ds: Dataset, n: int, seed: int) -> Dataset:
     if n >= len(ds):
         return ds
     counts = ds.class_counts()
-    strat = ds.labels if (counts[counts > 0] >= 2).all() and n >= np.count_nonzero(counts) else None
+    k = np.count_nonzero(counts)
+    # stratified only when both the kept and the dropped part can hold every class
+    strat = ds.labels if (counts[counts > 0] >= 2).all() and min(n, len(ds) - n) >= k else None
     keep, _ = train_test_split(np.arange(len(ds)), train_size=n, random_state=seed, stratify=strat)
     return ds.subset(np.sort(keep), ds.split)
 
@@ -172,8 +240,8 @@ class Split:
 
     def limit(self, n_train: int, *, seed: int = 0) -> "Split":
         """Stratified subset with at most *n_train* training images; test cut in proportion."""
-        if n_train < 1:
-            raise DataError(f"limit: must be a positive number of images, got {n_train}")
+        check_limit(n_train)
+        check_seed(seed)
         n_test = max(1, round(n_train * len(self.test) / len(self.train)))
         return Split(
             _stratified_take(self.train, n_train, seed),

@@ -1,25 +1,28 @@
-"""Evaluation: scores, cross-validation, detector thresholds and figures of a fitted model.
+"""Evaluation: scores, cross-validation and detector thresholds of a fitted model.
 
->>> from digitlab.evaluation import evaluate, EvalResult  # doctest: +SKIP
->>> result = evaluate(run)                                 # doctest: +SKIP
+>>> from digitlab.evaluation import evaluate, evaluate_run    # doctest: +SKIP
+>>> result = evaluate(model, split)                             # doctest: +SKIP
+>>> result = evaluate_run("latest")                             # doctest: +SKIP
 
 :func:`evaluate` predicts once per model and fits each cross-validation fold once;
-:class:`EvalResult` round-trips through ``eval.json``.
+:func:`evaluate_run` stores the :class:`EvalResult` in the run (``eval.json`` +
+``predictions.npz``), from where :func:`load_result` reads it back, checked.
 """
 
 from ._evaluate import check_model, evaluate
+from ._run import evaluate_run
 from .cv import CVResult, cross_validate, dummy_scores
-from .metrics import confused_pairs, confusion, confusion_errors, detector_scores, per_class, threshold_at
+from .metrics import (
+           confused_pairs,
+           confusion,
+           confusion_errors,
+           detector_scores,
+           per_class,
+           threshold_at,
+)
 from .result import EvalResult
+from .store import load_predictions, load_result
 
-__all__ = ["evaluate", "EvalResult", "check_model", "cross_validate", "CVResult", "dummy_scores",
-           "confusion", "confusion_errors", "per_class", "detector_scores", "threshold_at", "confused_pairs",
-           "load_result"]
-
-
-def load_result(run) -> EvalResult:
-    """The :class:`EvalResult` stored in a run, with its ``predictions.npz`` arrays."""
-    from ..plots._run_data import as_run, load_eval, load_predictions
-
-    run = as_run(run)
-    return EvalResult.from_json(load_eval(run), predictions=load_predictions(run))
+__all__ = ["evaluate", "evaluate_run", "EvalResult", "load_result", "load_predictions", "check_model",
+           "cross_validate", "CVResult", "dummy_scores", "confusion", "confusion_errors", "per_class",
+           "detector_scores", "threshold_at", "confused_pairs"]

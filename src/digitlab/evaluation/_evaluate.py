@@ -1,53 +1,37 @@
-"""``evaluate``: score a fitted model once, cross-validate it, and write the run's evaluation files."""
+"""``evaluate``: score a fitted model once on a split and cross-validate it (nothing is written)."""
 
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 import time
 from contextlib import nullcontext
-from pathlib import Path
 
 import numpy as np
 
 from ..exceptions import ModelError, ParameterError
 from . import metrics as M
-from .cv import cross_validate, dummy_scores
+from .cv import check_folds, cross_validate, dummy_scores
 from .result import EvalResult
 from .scoring import final_estimator, score
 
-EVAL_FILE = "eval.json"
-PREDICTIONS_FILE = "predictions.npz"
-FIGURES_DIR = "figures"
 
-
-def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv: int = 3,
-             target_precision: float | None = 0.9, target_recall: float | None = None,
-             progress: bool = False, n_jobs: int | None = None, figures: bool = True,
-             data_dir=None, cache_dir=None, cv_result=None, train_sample: int | None = None) -> EvalResult:
-    """Evaluate a fitted classifier on a split; for a run, also write its evaluation files.
+def evaluate(model, split, *, detect: int | None = None, cv: int = 3, target_precision: float | None = 0.9,
+             target_recall: float | None = None, progress: bool = False, n_jobs: int | None = None,
+             cv_result=None, train_sample: int | None = None, where: str | None = None) -> EvalResult:
+    """Evaluate a fitted classifier on a split; nothing is written (see :func:`evaluate_run`).
 
     The model predicts the test set once (labels, probabilities and scores from one pass) and
     the training set once (train accuracy); cross-validation fits each fold once and derives
-    fold accuracies, out-of-fold labels and out-of-fold scores from that fit. With a run, this
-    writes ``eval.json``, ``predictions.npz`` and ``figures/*.png`` into ``run.path`` and the
-    summary into ``run.json``'s ``metrics``; files are replaced only once everything succeeded.
+    fold accuracies, out-of-fold labels and out-of-fold scores from that fit.
 
     Parameters
     ----------
-    run : Run, str, path-like or fitted estimator
-        A :class:`~digitlab.runs.Run` (or a run id, ``"latest"`` or a run folder), whose model and
-        split are loaded unless *model*/*split* are given. Or a fitted classifier, evaluated on
-        *split* without writing anything: ``evaluate(model, split, detect=5)``.
-    split : Split, default=None
-        Train and test data (``run.load_split()`` for a run).
-    model : fitted classifier, default=None
-        Overrides the run's model file.
+    model : fitted classifier or Pipeline
+        Fitted on *split*'s training set (for a detector, on ``split.y_train == detect``).
+    split : Split
+        Train and test data.
     detect : int, default=None
-        Without a run: evaluate a binary detector of this class (targets ``y == detect``).
-        Runs know their task.
+        Evaluate a binary detector of this class (targets ``y == detect``).
     cv : int, default=3
         Stratified folds without shuffling (the notebooks' ``cv=3``); 0 skips cross-validation.
     target_precision : float, default=0.9
@@ -58,17 +42,15 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
         Show what is being computed on stderr.
     n_jobs : int, default=None
         Worker processes for the folds (default: one per fold, up to two per core).
-    figures : bool, default=True
-        Draw the figures (runs only).
-    data_dir, cache_dir : path-like, default=None
-        Where the run's dataset is found (when the split is rebuilt).
+    cv_result : CVResult, default=None
+        Cross-validation already done on this split's training set (``train`` computes it in
+        the same worker pool as the final fit); used instead of fitting the folds again.
     train_sample : int, default=None
         Score the training accuracy on a stratified sample of at most this many training images
         (the number used is stored as ``train_accuracy_n``). For models whose prediction is
         costly, e.g. k-NN, whose train accuracy needs a neighbour search of the whole set.
-    cv_result : CVResult, default=None
-        Cross-validation already done on this split's training set (``train`` computes it in
-        the same worker pool as the final fit); used instead of fitting the folds again.
+    where : str, default=None
+        How errors name the model (a run's model file; default: the estimator's class).
 
     Returns
     -------
@@ -85,41 +67,24 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
     >>> result.summary()["cv_mean"] > result.summary()["dummy_cv_mean"]
     True
     """
-    from ..runs import Run, resolve_run
-    from ..training import task_classes
+    from ..datasets import Task
 
-    if isinstance(run, (str, os.PathLike)):
-        run = resolve_run(run)
-    if isinstance(run, Run):
-        target = run
-        if split is None:
-            split = run.load_split(data_dir=data_dir, cache_dir=cache_dir)
-        if model is None:
-            model = run.load_model()
-        detect = run.task.get("detect") if run.is_binary else None
-        classes = run.classes or task_classes(split.train.classes, detect)
-        where = str(run.model_path)
-    else:
-        if run is not None and model is not None:
-            raise ParameterError("evaluate: give a run, or a model and a split, not both")
-        target, model = None, (run if model is None else model)
-        if model is None or split is None:
-            raise ParameterError("evaluate: give a run, or a fitted model and a split")
-        if detect is not None and not (isinstance(detect, (int, np.integer)) and 0 <= detect < len(split.train.classes)):
-            raise ParameterError(f"detect: must be a class index 0–{len(split.train.classes) - 1}, got {detect!r}")
-        classes = task_classes(split.train.classes, detect)
-        where = type(final_estimator(model)).__name__
-    if cv == 1 or cv < 0:
-        raise ParameterError(f"--cv: use 0 to skip cross-validation, or 2 or more folds; got {cv}")
-    binary = detect is not None
+    task = Task(split.train.classes, detect)
+    classes = task.names
+    where = where or type(final_estimator(model)).__name__
+    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv == 1 or cv < 0:
+        raise ParameterError(f"cv={cv!r}: use 0 to skip cross-validation, or 2 or more folds")
+    binary = task.is_binary
     check_model(model, split, binary=binary, n_classes=len(classes), where=where)
+    if cv and cv_result is None:  # before the first fit: folds the data can fill, a model they fit
+        check_folds(task.target(split.y_train), cv, classes=classes, models=[model],
+                    n_features=split.X_train.shape[1])
 
     status = _status(progress)
     t_start = time.perf_counter()
     with status:
         X_train, X_test = split.X_train, split.X_test
-        y_train = split.y_train == detect if binary else split.y_train
-        y_test = split.y_test == detect if binary else split.y_test
+        y_train, y_test = task.target(split.y_train), task.target(split.y_test)
 
         _say(status, f"predicting {len(y_test):,} test images")
         t0 = time.perf_counter()
@@ -179,10 +144,7 @@ def evaluate(run=None, split=None, *, model=None, detect: int | None = None, cv:
                           "cv_seconds": cvr.seconds if cvr else None,
                           "cv_fit_seconds": cvr.fit_seconds if cvr else [],
                           "cv_cpu_seconds": cvr.cpu_seconds if cvr else None,
-                          "compute_seconds": round(time.perf_counter() - t_start, 3)}  # before figures
-        if target is not None:
-            _say(status, "drawing figures" if figures else "writing results")
-            _write(target, result, model if figures else None, split.test.images if figures else None)
+                          "compute_seconds": round(time.perf_counter() - t_start, 3)}
     return result
 
 
@@ -261,57 +223,6 @@ def _detector(arrays, from_cv: bool, target_precision, target_recall) -> dict:
         d["target"] = M.threshold_at(y_t, y_s, **kw)
     d["test"] = M.detector_scores(arrays["y_true"], arrays["y_pred"], arrays.get("y_score"))
     return d
-
-
-def _write(run, result: EvalResult, model, images) -> None:
-    """Stage every file in a hidden folder inside the run, then move them into place.
-
-    Nothing in the run changes until all files are complete; each file is then replaced
-    atomically, ``run.json`` last.
-    """
-    from .._atomic import PART_MARK, atomic_path, os_error, write_text
-    from .._json import dumps as json_dumps
-    from .figures import draw_all
-
-    try:
-        stage = Path(tempfile.mkdtemp(prefix=f".eval{PART_MARK}", dir=run.path))
-    except OSError as exc:
-        raise os_error(run.path, exc, "cannot write evaluation") from None
-    try:
-        with atomic_path(stage / PREDICTIONS_FILE) as tmp, open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **result.predictions)
-        result.figures = draw_all(stage / FIGURES_DIR, result, result.predictions, images, model) \
-            if images is not None else []
-        write_text(stage / EVAL_FILE, result.to_json())
-        meta = dict(run.meta, metrics=result.summary())
-        run_json = json_dumps(meta) + "\n"
-        try:
-            _swap_dir(stage / FIGURES_DIR, run.path / FIGURES_DIR)
-            os.replace(stage / PREDICTIONS_FILE, run.path / PREDICTIONS_FILE)
-            os.replace(stage / EVAL_FILE, run.path / EVAL_FILE)
-        except OSError as exc:
-            raise os_error(run.path, exc, "cannot write evaluation") from None
-        write_text(run.path / "run.json", run_json)
-        run.meta["metrics"] = meta["metrics"]
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-
-
-def _swap_dir(new: Path, old: Path) -> None:
-    """Put folder *new* where *old* is (two renames), then delete the previous one."""
-    import uuid
-
-    from .._atomic import PART_MARK
-
-    if not new.exists():
-        new.mkdir()
-    if not old.exists():
-        os.replace(new, old)
-        return
-    trash = old.with_name(f".{old.name}{PART_MARK}{uuid.uuid4().hex[:8]}")
-    os.replace(old, trash)
-    os.replace(new, old)
-    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _status(progress: bool):

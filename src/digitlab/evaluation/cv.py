@@ -13,10 +13,12 @@ import os
 import time
 import warnings
 from dataclasses import dataclass, field
+from numbers import Integral
 
 import numpy as np
 
-from ..exceptions import WorkerError
+from ..exceptions import ParameterError, WorkerError
+from ..runs import FitInfo
 from .scoring import score
 
 
@@ -53,7 +55,7 @@ class CVResult:
     warnings: list = field(default_factory=list)
     seconds: float = 0.0
     final_model: object = None  # with final=True: the model fitted on all of X
-    final_fit: dict | None = None  # and training.fit_model's record of that fit
+    final_fit: FitInfo | None = None  # and fitting.fit_model's record of that fit
 
     @property
     def mean(self) -> float:
@@ -66,6 +68,46 @@ def folds(y, cv: int):
 
     # StratifiedKFold only looks at y; a 1-column placeholder avoids touching X.
     return list(StratifiedKFold(n_splits=cv).split(np.zeros((len(y), 1)), y))
+
+
+def check_folds(y, cv: int, *, classes=None, models=(), n_features: int | None = None,
+                more: str = "more images") -> None:
+    """Refuse, before any fitting, *cv* folds the labels cannot fill, or a model a fold is too small for.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Training labels (class indices, or booleans for a detector).
+    cv : int
+        Folds (at least 2); every class needs at least *cv* images.
+    classes : sequence of str, default=None
+        Class names for messages.
+    models : iterable of Pipeline, default=()
+        Each is checked against every fold's training images
+        (:func:`digitlab.models._fit_checks.check_fit_data`).
+    n_features : int, default=None
+        Pixels per image (needed with *models*).
+    more : str, default="more images"
+        What else the user could give, in the message ("a larger limit").
+    """
+    from ..models._fit_checks import check_fit_data, label_name
+
+    if isinstance(cv, bool) or not isinstance(cv, Integral) or cv < 2:
+        raise ParameterError(f"cv={cv!r}: need 2 or more folds (0 skips cross-validation)")
+    y = np.asarray(y)
+    labels, counts = np.unique(y, return_counts=True)
+    if len(labels) and counts.min() < cv:
+        i = int(np.argmin(counts))
+        few = int(counts[i])
+        raise ParameterError(f"cv={cv}: the smallest class, {label_name(labels[i], classes)!r}, has only "
+                             f"{few} training image{'s' * (few != 1)}, fewer than the folds "
+                             f"(use fewer folds, cv=0 to skip cross-validation, or {more})")
+    models = list(models)
+    if models:
+        for train, _ in folds(y, cv):
+            for model in models:
+                check_fit_data(model, y[train], n_features, classes=classes,
+                               what=f"the {len(train):,} training images of a cross-validation fold")
 
 
 # Below this many pixel values (about 2,500 MNIST images) starting worker processes costs more
@@ -88,6 +130,13 @@ def default_n_jobs(cv: int, size: int | None = None) -> int:
     return 1 if cores == 1 else max(1, min(cv, 2 * cores))
 
 
+def runs_own_threads(model) -> bool:
+    """An estimator with an ``n_threads`` parameter (the CNN's torch threads) is fitted one at a
+    time: n parallel fits would put n × n_threads busy threads on the cores."""
+    est = model[-1] if hasattr(model, "steps") else model
+    return "n_threads" in est.get_params(deep=False)
+
+
 def _fit_fold(model, X, y, train, test, binary):
     from sklearn.exceptions import ConvergenceWarning
 
@@ -102,7 +151,7 @@ def _fit_fold(model, X, y, train, test, binary):
 
 
 def _fit_final(model, X, y):
-    from ..training import fit_model
+    from ..fitting import fit_model
 
     return model, fit_model(model, X, y)
 
@@ -124,7 +173,8 @@ def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: in
     n_jobs : int, default=None
         Worker processes; ``None``: see :func:`default_n_jobs`. The joblib backend is loky
         processes that exit when this process dies (:mod:`digitlab._workers`), unless another
-        backend is set with ``joblib.parallel_config``.
+        backend is set with ``joblib.parallel_config``. Always 1 for an estimator that runs its
+        own threads (:func:`runs_own_threads`, the CNN).
     final : bool, default=False
         Also fit the model on all of *X* in the same pool (``final_model``/``final_fit`` of the
         result). On two cores the final fit then fills the core a lone last fold leaves idle,
@@ -138,6 +188,8 @@ def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: in
     from .._workers import guarded_backend
 
     splits = folds(y, cv)
+    if runs_own_threads(model):
+        n_jobs = 1  # its fits already use the cores: parallel folds would multiply the threads
     n_jobs = default_n_jobs(cv + final, np.asarray(X).size) if n_jobs is None else n_jobs
     t0 = time.perf_counter()
     jobs = [delayed(_fit_fold)(clone(model), X, y, tr, te, binary) for tr, te in splits]

@@ -46,7 +46,13 @@ def per_class(y_true, y_pred, classes) -> list[dict]:
 
 def detector_scores(y_true, y_pred, y_score=None) -> dict:
     """Precision, recall and F1 of the positive class; ROC AUC and average precision from scores."""
-    from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
+    from sklearn.metrics import (
+        average_precision_score,
+        f1_score,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
 
     out = {
         "precision": float(precision_score(y_true, y_pred, zero_division=0)),

@@ -8,9 +8,10 @@ refit or re-predict.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
+from typing import Literal
 
-import numpy as np
+from .._json import dumps, plain
 
 EVAL_FORMAT = 1
 
@@ -66,31 +67,31 @@ class EvalResult:
         Not stored in JSON; the contents of ``predictions.npz``.
     """
 
-    task: str
-    classes: list
+    task: Literal["multiclass", "binary"]
+    classes: list[str]
     detect: int | None = None
     n_train: int = 0
     n_test: int = 0
-    test_accuracy: float = float("nan")
+    test_accuracy: float | None = None
     train_accuracy: float | None = None
     train_accuracy_n: int | None = None
     cv: int = 0
-    cv_scores: list = field(default_factory=list)
+    cv_scores: list[float | None] = field(default_factory=list)
     cv_mean: float | None = None
-    dummy_cv_scores: list = field(default_factory=list)
+    dummy_cv_scores: list[float | None] = field(default_factory=list)
     dummy_cv_mean: float | None = None
-    confusion_matrix: list = field(default_factory=list)
-    cv_confusion_matrix: list | None = None
-    per_class: list = field(default_factory=list)
+    confusion_matrix: list[list[int]] = field(default_factory=list)
+    cv_confusion_matrix: list[list[int]] | None = None
+    per_class: list[dict] = field(default_factory=list)
     detector: dict | None = None
-    confused_pairs: list = field(default_factory=list)
+    confused_pairs: list[dict] = field(default_factory=list)
     score_kind: str | None = None
     has_proba: bool = False
     linear: bool = False
-    image_shape: list = field(default_factory=list)
-    timings: dict = field(default_factory=dict)
-    warnings: list = field(default_factory=list)
-    figures: list = field(default_factory=list)
+    image_shape: list[int] = field(default_factory=list)
+    timings: dict[str, float | list[float] | None] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    figures: list[dict] = field(default_factory=list)
     format: int = EVAL_FORMAT
     predictions: dict | None = field(default=None, repr=False, compare=False)
 
@@ -138,32 +139,24 @@ class EvalResult:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("predictions")
-        return _plain(d)
+        return plain(d)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+        return dumps(self.to_dict()) + "\n"
 
     @classmethod
-    def from_json(cls, text: str | dict, predictions: dict | None = None) -> "EvalResult":
-        """Rebuild from :meth:`to_json` output (a string or the parsed dict)."""
+    def from_json(cls, text: str | bytes | dict, predictions: dict | None = None) -> "EvalResult":
+        """Rebuild from :meth:`to_json` output (a string or the parsed dict), checking every
+        field's type (``ValueError`` naming the field: an eval.json may come from anywhere)."""
+        import msgspec
+
         d = json.loads(text) if isinstance(text, (str, bytes)) else dict(text)
-        known = {f.name for f in fields(cls)} - {"predictions"}
-        return cls(**{k: v for k, v in d.items() if k in known}, predictions=predictions)
-
-
-def _plain(o):
-    """numpy scalars and arrays → Python; NaN → None (JSON has no NaN)."""
-    if isinstance(o, dict):
-        return {str(k): _plain(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_plain(v) for v in o]
-    if isinstance(o, np.ndarray):
-        return _plain(o.tolist())
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.bool_,)):
-        return bool(o)
-    if isinstance(o, (float, np.floating)):
-        f = float(o)
-        return f if np.isfinite(f) else None
-    return o
+        if not isinstance(d, dict):
+            raise ValueError(f"expected a JSON object, got {type(d).__name__}")
+        d.pop("predictions", None)
+        try:
+            result = msgspec.convert(d, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ValueError(str(exc)) from None
+        result.predictions = predictions
+        return result

@@ -53,7 +53,6 @@ def _transform(model, X):
 def _proba_argmax_is_predict(clf) -> bool:
     from sklearn.dummy import DummyClassifier
     from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
-
     from sklearn.neighbors import KNeighborsClassifier
 
     if isinstance(clf, DummyClassifier):

@@ -5,9 +5,16 @@
 1.0
 """
 
-from ._registry import (MODELS, ModelSpec, available_models, convert_value, get_spec, make_model,
-                        parse_param_args, register)
+from ._registry import (
+                        MODELS,
+                        ModelSpec,
+                        available_models,
+                        convert_value,
+                        get_spec,
+                        make_model,
+                        register,
+)
 from .scaling import PixelScaler
 
-__all__ = ["MODELS", "ModelSpec", "available_models", "get_spec", "make_model", "parse_param_args",
+__all__ = ["MODELS", "ModelSpec", "available_models", "get_spec", "make_model",
            "register", "convert_value", "PixelScaler"]

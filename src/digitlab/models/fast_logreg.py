@@ -383,12 +383,20 @@ def _factor(problem, X, w, n=None):
     if problem.fit_intercept:
         A[d, :d] = A[:d, d] = (X.T @ w).astype(np.float64) / n
         A[d, d] = float(w.sum(dtype=np.float64)) / n
-    # a floor relative to the largest curvature keeps R well-conditioned when C is huge
-    A[np.diag_indices(p)] += 1e-8 * np.trace(A) / p
+    # a floor relative to the largest curvature keeps R well-conditioned when C is huge; when
+    # float32 rounding left a few rank-deficient directions negative (few, strongly correlated
+    # raw-pixel rows), a larger floor: R only preconditions, the objective is unchanged
+    diag, scale = np.diag_indices(p), np.trace(A) / p
     # one thread: a 785x785 Cholesky takes ~15 ms on one core but up to 0.8 s when OpenBLAS
     # threads spin on a busy machine
     with threadpool_limits(1, user_api="blas"):
-        return linalg.cholesky(A, lower=False, check_finite=False)
+        for floor in (1e-8, 1e-6, 1e-4, 1e-2):
+            A[diag] += floor * scale
+            try:
+                return linalg.cholesky(A, lower=False, check_finite=False)
+            except linalg.LinAlgError:
+                A[diag] -= floor * scale
+    raise linalg.LinAlgError("preconditioner: Hessian block not positive definite")
 
 
 def _lbfgs(problem, precond, theta0, tol, max_iter, verbose):

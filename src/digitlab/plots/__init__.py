@@ -2,6 +2,7 @@
 ``figure_``/``ax_`` (or ``axes_``), return ``self``. All drawing uses matplotlib's Agg backend.
 
 The evaluation Displays load lazily, so importing this package does not import scikit-learn.
+:mod:`.figure_set` draws an evaluated run's figure set (``evaluate_run(..., figures=drawer(...))``).
 """
 
 import importlib
@@ -20,6 +21,7 @@ _LAZY = {
     "ProbaBarsDisplay": "proba_bars",
     "ConfusedPairsDisplay": "confused_pairs",
     "RobustnessDisplay": "robustness",
+    "SearchParamDisplay": "search",
 }
 
 __all__ = ["save_figure", "DigitGridDisplay", "ClassDistributionDisplay", *_LAZY]

@@ -79,9 +79,8 @@ class CoefficientImagesDisplay:
     def from_run(cls, run, *, figure=None):
         """Coefficients of a run's model (loaded with the usual checks)."""
         run = as_run(run)
-        shape = run.meta.get("dataset", {}).get("shape")
-        return cls.from_estimator(run.load_model(), image_shape=shape, classes=run.classes or None,
-                                  suptitle=f"Coefficients of {run.meta.get('model', {}).get('name', 'the model')}",
+        return cls.from_estimator(run.load_model(), image_shape=run.info.dataset.shape or None,
+                                  classes=run.classes or None, suptitle=f"Coefficients of {run.info.model.name}",
                                   figure=figure)
 
     def plot(self, *, figure=None, cmap="RdBu_r", n_cols=5):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._run_data import as_run, load_eval, load_predictions, test_images
+from ._run_data import as_run, load_result, test_images
 from ._save import new_figure
 
 
@@ -64,9 +64,10 @@ class ConfusedPairsDisplay:
     def from_run(cls, run, *, split=None, n_pairs=4, n_examples=6, figure=None):
         """A run's most confused test-set pairs (images from the run's split unless given)."""
         run = as_run(run)
-        arrays, ev = load_predictions(run), load_eval(run)
+        ev = load_result(run)
+        arrays = ev.predictions
         return cls.from_predictions(test_images(run, split), arrays["y_true"], arrays["y_pred"],
-                                    classes=ev["classes"], n_pairs=n_pairs, n_examples=n_examples,
+                                    classes=ev.classes, n_pairs=n_pairs, n_examples=n_examples,
                                     figure=figure)
 
     def plot(self, *, figure=None, n_examples=None):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import ConfusionMatrixDisplay as _SkConfusionMatrixDisplay
 
-from ._run_data import as_run, load_eval, load_predictions
+from ._run_data import as_run, load_result
 
 
 class ConfusionMatrixDisplay(_SkConfusionMatrixDisplay):
@@ -64,7 +64,8 @@ class ConfusionMatrixDisplay(_SkConfusionMatrixDisplay):
         errors_only : bool, default=False
         """
         run = as_run(run)
-        arrays, ev = load_predictions(run), load_eval(run)
+        ev = load_result(run)
+        arrays = ev.predictions
         if source == "auto":
             source = "cv" if "cv_pred" in arrays else "test"
         if source == "cv":
@@ -73,7 +74,7 @@ class ConfusionMatrixDisplay(_SkConfusionMatrixDisplay):
             y_true, y_pred = arrays["y_true"], arrays["y_pred"]
         else:
             raise ValueError(f"source must be 'auto', 'cv' or 'test', got {source!r}")
-        classes = ev["classes"]
+        classes = ev.classes
         where = "cross-validated, training set" if source == "cv" else "test set"
         title = kwargs.pop("title", None) or (
             f"Errors by true class ({where})" if errors_only else f"Confusion matrix ({where})")

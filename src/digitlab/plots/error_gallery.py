@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ._run_data import as_run, load_eval, load_predictions, test_images
+from ._run_data import as_run, load_result, test_images
 from .digit_grid import DigitGridDisplay
 
 
@@ -81,10 +81,11 @@ class ErrorGalleryDisplay:
     def from_run(cls, run, *, split=None, max_images=24, figure=None):
         """Gallery of a run's test-set errors (images from the run's split, rebuilt unless given)."""
         run = as_run(run)
-        arrays, ev = load_predictions(run), load_eval(run)
+        ev = load_result(run)
+        arrays = ev.predictions
         return cls.from_predictions(test_images(run, split), arrays["y_true"], arrays["y_pred"],
                                     y_proba=arrays.get("y_proba"), y_score=arrays.get("y_score"),
-                                    classes=ev["classes"],
+                                    classes=ev.classes,
                                     max_images=max_images, figure=figure)
 
     def plot(self, *, figure=None, n_cols=6):

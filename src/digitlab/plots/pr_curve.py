@@ -49,6 +49,6 @@ class PrecisionRecallDisplay(_SkPrecisionRecallDisplay):
     def from_run(cls, run, *, ax=None, **kwargs):
         """The detector's curve from a run's cross-validated scores (test scores without CV)."""
         y_true, y_score, where, ev, det = detector_curve_data(run, "a precision-recall curve")
-        kwargs.setdefault("name", ev["classes"][-1] + " detector")
+        kwargs.setdefault("name", ev.classes[-1] + " detector")
         kwargs.setdefault("title", f"Precision versus recall ({where})")
         return cls.from_predictions(y_true, y_score, target=det.get("target"), ax=ax, **kwargs)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-
-from ._run_data import as_run, load_eval, load_predictions, require
+from ._run_data import as_run, load_result, require
 from ._save import new_figure
 
 
@@ -66,13 +65,14 @@ class PrecisionRecallThresholdDisplay:
     def from_run(cls, run, *, ax=None):
         """Curves of a run's cross-validated scores (test scores when it was not cross-validated)."""
         run = as_run(run)
-        arrays, ev = load_predictions(run), load_eval(run)
-        det = ev.get("detector") or {}
+        ev = load_result(run)
+        arrays = ev.predictions
+        det = ev.detector or {}
         cv = det.get("source") == "cv"
         key = "cv_score" if cv else "y_score"
         y_true = arrays["cv_y_true"] if cv else arrays["y_true"]
         y_score = require(arrays, key, run, "the precision/recall threshold plot")
-        name = "Probability of the positive class" if ev.get("score_kind") == "predict_proba" else "Decision score"
+        name = "Probability of the positive class" if ev.score_kind == "predict_proba" else "Decision score"
         where = "cross-validated, training set" if cv else "test set"
         return cls.from_predictions(y_true, y_score, target=det.get("target"), score_name=name, ax=ax,
                                     title=f"Precision and recall versus threshold ({where})")

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from ._run_data import as_run, load_eval, load_predictions, require, test_images
+from ._run_data import as_run, load_result, require, test_images
 from ._save import new_figure
 
 
@@ -71,10 +71,11 @@ class ProbaBarsDisplay:
     def from_run(cls, run, *, split=None, index=None, n=5, figure=None):
         """Rows of a run's test-set ``predict_proba`` (images from the run's split unless given)."""
         run = as_run(run)
-        arrays, ev = load_predictions(run), load_eval(run)
+        ev = load_result(run)
+        arrays = ev.predictions
         proba = require(arrays, "y_proba", run, "probability bars (the model has no predict_proba)")
         return cls.from_predictions(test_images(run, split), proba, y_true=arrays["y_true"],
-                                    classes=ev["classes"], index=index, n=n, figure=figure)
+                                    classes=ev.classes, index=index, n=n, figure=figure)
 
     def plot(self, *, figure=None):
         """Draw the rows; returns ``self``.

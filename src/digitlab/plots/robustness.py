@@ -8,7 +8,7 @@ _MARKERS = "os^vDPX*h<>p"
 
 
 class RobustnessDisplay:
-    """Accuracy under corruption (:func:`digitlab.corruptions.robustness`) against severity.
+    """Accuracy under corruption (:func:`digitlab.robustness.robustness`) against severity.
 
     Each panel shows one result: a line per corruption from its clean accuracy (x = "clean")
     through severities 1 to 3, the mean over corruptions as a thick black line, and the clean
@@ -41,7 +41,7 @@ class RobustnessDisplay:
 
     @classmethod
     def from_result(cls, result, *, name="", ax=None, title=None):
-        """Draw one :class:`~digitlab.corruptions.RobustnessResult` (or its ``to_dict()`` form).
+        """Draw one :class:`~digitlab.robustness.RobustnessResult` (or its ``to_dict()`` form).
 
         Parameters
         ----------
@@ -119,7 +119,7 @@ class RobustnessDisplay:
 
 
 def _as_result(result):
-    from ..corruptions import RobustnessResult
+    from ..robustness import RobustnessResult
 
     if isinstance(result, RobustnessResult):
         return result

@@ -16,6 +16,7 @@ from pathlib import Path
 from .. import __version__
 from .._atomic import check_output, write_text
 from .._files import MAX_IMAGE_BYTES, read_input_bytes
+from ..evaluation.result import EvalResult
 from ..runs import Run, resolve_run
 
 
@@ -49,33 +50,33 @@ def _f(v, digits=4):
     return str(v)
 
 
-def _scores_table(run: Run, ev: dict | None) -> dict:
-    m = run.meta.get("metrics", {})
+def _scores_table(run: Run, ev: EvalResult | None) -> dict:
+    m = run.info.metrics
     rows = []
-    if m.get("test_accuracy") is not None:
-        rows.append(("Test accuracy", _f(m["test_accuracy"]), "share of the held-out test images classified correctly"))
-    if m.get("train_accuracy") is not None:
-        rows.append(("Train accuracy", _f(m["train_accuracy"]), "on the images the model was fitted on; far above test means overfitting"))
-    if m.get("cv_scores"):
-        folds = ", ".join(f"{s:.5f}" for s in m["cv_scores"])
-        rows.append((f"{len(m['cv_scores'])}-fold CV accuracy", f"[{folds}]",
-                     f"mean {_f(m.get('cv_mean'), 5)}; each fold trained on the rest of the training set"))
-    if m.get("dummy_cv_mean") is not None:
-        rows.append(("Baseline (most frequent class)", _f(m["dummy_cv_mean"], 5),
+    if m.test_accuracy is not None:
+        rows.append(("Test accuracy", _f(m.test_accuracy), "share of the held-out test images classified correctly"))
+    if m.train_accuracy is not None:
+        rows.append(("Train accuracy", _f(m.train_accuracy), "on the images the model was fitted on; far above test means overfitting"))
+    if m.cv_scores:
+        folds = ", ".join(f"{s:.5f}" for s in m.cv_scores)
+        rows.append((f"{len(m.cv_scores)}-fold CV accuracy", f"[{folds}]",
+                     f"mean {_f(m.cv_mean, 5)}; each fold trained on the rest of the training set"))
+    if m.dummy_cv_mean is not None:
+        rows.append(("Baseline (most frequent class)", _f(m.dummy_cv_mean, 5),
                      "what always answering the most common class scores on the same folds"))
     for key, label, note in (("precision", "Precision", "of the images it flags, the share that really are positive"),
                              ("recall", "Recall", "of the real positives, the share it finds"),
                              ("f1", "F1", "harmonic mean of precision and recall"),
                              ("roc_auc", "ROC AUC", "chance a random positive scores above a random negative")):
-        if m.get(key) is not None:
-            rows.append((label, _f(m[key]), note))
-    if m.get("threshold_at_target") is not None:
-        tgt = (ev or {}).get("detector", {}) or {}
-        t = tgt.get("target") or {}
-        goal = f"{t['metric']} ≥ {t['target']:g}" if t else "the target"
-        other = m.get("recall_at_target", m.get("precision_at_target"))
-        rows.append((f"Threshold for {goal}", _f(m["threshold_at_target"], 2),
-                     f"raising the decision threshold to here gives {'recall' if 'recall_at_target' in m else 'precision'} {_f(other)}"))
+        if getattr(m, key) is not None:
+            rows.append((label, _f(getattr(m, key)), note))
+    if m.threshold_at_target is not None:
+        t = ((ev.detector if ev is not None else None) or {}).get("target") or {}
+        goal = f"{t['metric']} ≥ {t['target']:g}" if t.get("metric") and t.get("target") is not None else "the target"
+        by_recall = m.recall_at_target is not None
+        rows.append((f"Threshold for {goal}", _f(m.threshold_at_target, 2),
+                     f"raising the decision threshold to here gives {'recall' if by_recall else 'precision'} "
+                     f"{_f(m.recall_at_target if by_recall else m.precision_at_target)}"))
     return {"caption": "Scores", "columns": ["metric", "value", "what it means"], "rows": rows}
 
 
@@ -86,44 +87,57 @@ def _matrix_table(matrix, classes, caption, note="") -> dict:
 
 def run_section(run: Run, *, title: str | None = None, text: str = "") -> Section:
     """The report section of one run: data, model, scores, tables and its figures."""
-    meta, ev = run.meta, run.load_eval()
-    d, s, mdl, fit = meta["dataset"], meta["split"], meta["model"], meta["fit"]
-    task = "all classes" if not run.is_binary else f"detector: is it a {d['classes'][run.task['detect']]}?"
-    params = ", ".join(f"{k}={v}" for k, v in mdl.get("params", {}).items()) or "defaults"
-    conv = "yes" if fit.get("converged") else "NO — more iterations or a larger tol needed"
+    from ..evaluation import load_result
+    from ..plots.figure_set import read_index
+
+    info = run.info
+    ev = load_result(run, required=False)
+    d, s, mdl, fit = info.dataset, info.split, info.model, info.fit
+    task = "all classes" if not run.is_binary else f"detector: is it a {d.classes[run.detect]}?"
+    params = ", ".join(f"{k}={v}" for k, v in mdl.params.items()) or "defaults"
+    conv = "yes" if fit.converged else "NO — more iterations or a larger tol needed"
     facts = [
-        ("Dataset", f"{d['name']} ({'checksums verified' if d.get('verified') else 'checksums recorded'})"),
-        ("Split", f"{s['how']}: {s['n_train']:,} train / {s['n_test']:,} test"),
+        ("Dataset", f"{d.name} ({'checksums verified' if d.verified else 'checksums recorded'})"),
+        ("Split", f"{s.how}: {s.n_train:,} train / {s.n_test:,} test"),
         ("Task", task),
-        ("Model", f"{mdl['name']}: {mdl.get('estimator', '')}"),
-        ("Parameters", params + ("; raw 0–255 pixels" if mdl.get("raw_pixels") else "; pixels scaled to [0, 1]")),
-        ("Fit", f"{fit['seconds']:.2f} s" + (f", {fit['n_iter']} iterations" if fit.get("n_iter") is not None else "")
-         + f"; converged: {conv}"),
+        ("Model", f"{mdl.name}: {mdl.estimator}"),
+        ("Parameters", params + ("; raw 0–255 pixels" if mdl.raw_pixels else "; pixels scaled to [0, 1]")),
+        ("Fit", (f"{fit.seconds:.2f} s" if fit.seconds is not None else "–")
+         + (f", {fit.n_iter} iterations" if fit.n_iter is not None else "") + f"; converged: {conv}"),
         ("Run", run.id),
     ]
     tables = [_scores_table(run, ev)]
     figures = []
-    if ev:
-        if run.is_binary and ev.get("cv_confusion_matrix"):
-            tables.append(_matrix_table(ev["cv_confusion_matrix"], run.classes,
+    if ev is not None:
+        if run.is_binary and ev.cv_confusion_matrix:
+            tables.append(_matrix_table(ev.cv_confusion_matrix, run.classes,
                                         "Confusion matrix of the cross-validated predictions (training set)",
                                         "rows are the true class, columns the prediction"))
-        elif ev.get("confusion_matrix"):
-            tables.append(_matrix_table(ev["confusion_matrix"], run.classes, "Confusion matrix (test set)",
+        elif ev.confusion_matrix:
+            tables.append(_matrix_table(ev.confusion_matrix, run.classes, "Confusion matrix (test set)",
                                         "rows are the true class, columns the prediction"))
-        if ev.get("per_class") and not run.is_binary:
+        if ev.per_class and not run.is_binary:
             tables.append({"caption": "Per-class scores (test set)",
                            "columns": ["class", "precision", "recall", "F1", "support"],
-                           "rows": [[str(r["class"]), _f(r["precision"]), _f(r["recall"]), _f(r["f1"]),
-                                     f"{int(r['support']):,}"] for r in ev["per_class"]]})
-        for fig in ev.get("figures", []):
-            path = run.path / fig["file"]
-            if path.is_file():
-                figures.append({"src": data_url(path), "title": fig.get("title", ""), "caption": fig.get("caption", "")})
+                           "rows": [[str(r.get("class")), _f(r.get("precision")), _f(r.get("recall")),
+                                     _f(r.get("f1")), f"{int(r.get('support') or 0):,}"] for r in ev.per_class]})
+        for fig in read_index(run):
+            path = _inside(run.path, fig["file"])
+            if path is not None:
+                figures.append({"src": data_url(path), "title": fig["title"], "caption": fig["caption"]})
     else:
         text = (text + " " if text else "") + "This run has not been evaluated (trained with --no-eval): run `digitlab evaluate` for scores and figures."
-    return Section(title=title or f"{mdl['name']} on {d['name']} — {task}", text=text, anchor=run.id,
+    return Section(title=title or f"{mdl.name} on {d.name} — {task}", text=text, anchor=run.id,
                    facts=facts, tables=tables, figures=figures)
+
+
+def _inside(folder: Path, name: str) -> Path | None:
+    """*folder*/*name* if it is a PNG file inside *folder* (a figure index may come from anywhere)."""
+    path = (folder / name).resolve()
+    root = folder.resolve()
+    if path.suffix.lower() != ".png" or root not in path.parents or not path.is_file():
+        return None
+    return path
 
 
 def comparison_table(runs: list[Run]) -> dict:
@@ -175,7 +189,7 @@ def report(runs, out="report.html", *, title: str | None = None, intro: str = ""
         body.append(Section("Comparison", "Every run in this report, in one table.",
                             anchor="comparison", tables=[comparison_table(rs)]))
     body += [run_section(r) for r in rs]
-    versions = rs[0].meta.get("versions", {}) if rs else {}
+    versions = dict(rs[0].info.versions) if rs else {}
     if title is None:
         title = "digitlab report: " + ", ".join(html.unescape(r.id) for r in rs[:3]) + ("…" if len(rs) > 3 else "")
     return write_text(out, render(body, title=title, intro=intro, versions=versions))

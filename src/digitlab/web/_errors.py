@@ -47,7 +47,7 @@ def install(app: FastAPI, root) -> None:
         status = getattr(exc, "status", None)
         if status is None:
             status = 404 if isinstance(exc, InputMissingError) else 422
-        error = {413: "too_large", 415: "unsupported_image"}.get(status, "model_invalid" if isinstance(
+        error = {413: "too_large", 415: "unsupported_image", 503: "busy"}.get(status, "model_invalid" if isinstance(
             exc, ModelError) else "invalid_image" if status == 422 else "not_found")
         return _json(status, error, public_message(str(exc), root))
 

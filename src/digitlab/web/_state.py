@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import _config
-from ..runs import ID_RE, BadRun, Run, scan_runs
+from ..exceptions import DigitlabError
+from ..runs import EVAL_FILE, ID_RE, PREDICTIONS_FILE, RUN_FILE, BadRun, Run, scan_runs
 from ._guard import ApiError
 
-PREDICTIONS_FILE = "predictions.npz"
 MAX_MODELS = 4  # a random forest is hundreds of MB: keep only the recently used ones
 MAX_SPLITS = 2
 
@@ -59,7 +59,7 @@ class RunRegistry:
         self.default_id = run.id if run is not None else None
         self.models = _LRU(MAX_MODELS)
         self.splits = _LRU(MAX_SPLITS)
-        self.npz = _LRU(8)
+        self.results = _LRU(8)
 
     def runs(self) -> list[Run]:
         return self.scan()[0]
@@ -89,7 +89,7 @@ class RunRegistry:
         path = self.root / run_id
         # backstop: a symlink in the runs folder must not lead outside it
         real_root, real = os.path.realpath(self.root), os.path.realpath(path)
-        if os.path.commonpath([real_root, real]) != real_root or not (path / "run.json").is_file():
+        if os.path.commonpath([real_root, real]) != real_root or not (path / RUN_FILE).is_file():
             raise ApiError(404, "unknown_run", f"run {run_id} not found")
         from ..runs import read_run
 
@@ -101,11 +101,21 @@ class RunRegistry:
         key = (run.id, _mtime(run.model_path))
         return self.models.get(key, lambda: Predictor.from_run(run))
 
-    def predictions(self, run: Run) -> dict | None:
-        p = run.path / PREDICTIONS_FILE
-        if not p.is_file():
-            return None
-        return self.npz.get((run.id, _mtime(p)), lambda: _load_npz(p, run.id))
+    def result(self, run: Run):
+        """The run's stored EvalResult (checked by its one loader), or None if not evaluated."""
+        from ..evaluation import load_result
+
+        key = (run.id, _mtime(run.path / EVAL_FILE), _mtime(run.path / PREDICTIONS_FILE))
+
+        def load():
+            try:
+                return load_result(run, required=False)
+            except DigitlabError as exc:
+                from ._errors import public_message
+
+                raise ApiError(422, "bad_evaluation", f"run {run.id}: {public_message(str(exc), self.root)}") from None
+
+        return self.results.get(key, load)
 
     def test_images(self, run: Run) -> np.ndarray:
         def load():
@@ -125,20 +135,3 @@ def _mtime(p: Path) -> float:
         return p.stat().st_mtime
     except OSError:
         return 0.0
-
-
-def _load_npz(p: Path, run_id: str) -> dict:
-    try:
-        with np.load(p, allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-    except Exception as exc:  # noqa: BLE001 - zip, pickle or format errors all mean "unreadable"
-        raise ApiError(422, "bad_predictions", f"run {run_id}: predictions.npz is unreadable "
-                       f"({type(exc).__name__})") from None
-    if "y_true" not in arrays or "y_pred" not in arrays:
-        raise ApiError(422, "bad_predictions", f"run {run_id}: predictions.npz has no y_true/y_pred")
-    n = len(arrays["y_true"])
-    for k in ("y_pred", "y_score", "y_proba"):
-        if k in arrays and len(arrays[k]) != n:
-            raise ApiError(422, "bad_predictions", f"run {run_id}: predictions.npz {k} has "
-                           f"{len(arrays[k])} rows, y_true {n}")
-    return arrays

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import __version__
 from ..runs import Run, resolve_run
 from . import _errors
-from ._guard import LOCAL_HOSTS, MAX_BODY, Guard
+from ._guard import LIMIT_CONCURRENCY, LOCAL_HOSTS, MAX_BODY, Guard
 from ._state import RunRegistry
 from .routes import router
 
@@ -21,7 +21,7 @@ STATIC = Path(__file__).parent / "static"
 
 
 def create_app(runs_dir=None, run=None, *, allowed_hosts=None, max_body: int = MAX_BODY,
-               body_seconds: float = 10.0) -> FastAPI:
+               body_seconds: float = 10.0, limit_concurrency: int = LIMIT_CONCURRENCY) -> FastAPI:
     """The web app for the runs in *runs_dir*, predicting with *run* by default.
 
     Parameters
@@ -36,6 +36,8 @@ def create_app(runs_dir=None, run=None, *, allowed_hosts=None, max_body: int = M
         Larger request bodies get 413.
     body_seconds : float, default=10
         A request body not received in this time gets 408.
+    limit_concurrency : int, default=64
+        Requests in progress at once; more get 503 (open connections without a request do not count).
 
     Returns
     -------
@@ -74,7 +76,8 @@ def create_app(runs_dir=None, run=None, *, allowed_hosts=None, max_body: int = M
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     hosts = list(LOCAL_HOSTS) + [h for h in (allowed_hosts or []) if h not in LOCAL_HOSTS]
-    app.add_middleware(Guard, allowed_hosts=hosts, max_body=max_body, body_seconds=body_seconds)
+    app.add_middleware(Guard, allowed_hosts=hosts, max_body=max_body, body_seconds=body_seconds,
+                       limit_concurrency=limit_concurrency)
     return app
 
 
@@ -83,9 +86,13 @@ SERVE_ENV = "DIGITLAB_SERVE_CONFIG"
 
 def app_from_env() -> FastAPI:
     """Factory for ``serve --workers N``: each worker process builds its app from the JSON that
-    ``digitlab serve`` put in ``$DIGITLAB_SERVE_CONFIG`` (runs folder, default run, hosts)."""
+    ``digitlab serve`` put in ``$DIGITLAB_SERVE_CONFIG`` (runs folder, default run, hosts, limit)."""
     import json
     import os
 
+    from .._imagemem import prefer_mmap
+
+    prefer_mmap()  # as `serve` does in its own process (H6)
     cfg = json.loads(os.environ[SERVE_ENV])
-    return create_app(cfg.get("runs_dir"), cfg.get("run"), allowed_hosts=cfg.get("allowed_hosts"))
+    return create_app(cfg.get("runs_dir"), cfg.get("run"), allowed_hosts=cfg.get("allowed_hosts"),
+                      limit_concurrency=cfg.get("limit_concurrency", LIMIT_CONCURRENCY))

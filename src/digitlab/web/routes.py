@@ -8,27 +8,40 @@ import io
 import re
 from typing import Annotated
 
+import msgspec
 import numpy as np
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from ..runs import Run
+from ..runs import EVAL_FILE, Run
 from ._errors import public_message
 from ._guard import ApiError
-from .schemas import ErrorBody, ErrorsOut, PredictJSON, PredictOut, RunDetail, RunSummary
+from .schemas import (
+    ErrorBody,
+    ErrorsOut,
+    PredictJSON,
+    PredictOut,
+    RunDetail,
+    RunSummary,
+)
 
 router = APIRouter(prefix="/api", tags=["api"])
 _DATA_URL = re.compile(r"^data:(?:[\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+=[\w.+-]+)*;base64,", re.I)
-_ERRORS = {code: {"model": ErrorBody} for code in (400, 404, 408, 413, 415, 422)}
+_ERRORS = {code: {"model": ErrorBody} for code in (400, 403, 404, 408, 413, 415, 422, 503)}
 RunParam = Annotated[str | None, Query(description="Run id (default: the server's run).")]
 
 _PREDICT_BODY = {
     "requestBody": {
-        "description": "The image: raw bytes (any Content-Type; the content is sniffed), a multipart "
-                       "form with a `file` part (and optional `run`), or JSON with `pixels` or `image`.",
+        "description": "The image: raw bytes with Content-Type `image/*` or `application/octet-stream` "
+                       "(the content is sniffed, the declared type is not trusted), JSON with `pixels` or "
+                       "`image`, or a multipart form with a `file` part (and optional `run`) sent by this "
+                       "server's page. Bodies any other web page could post without a CORS preflight are "
+                       "refused: no or another Content-Type (`text/plain`, form-urlencoded) gets 415, an "
+                       "`Origin` other than this server 403, and multipart without this server's `Origin` 403.",
         "content": {
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
             "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
             "multipart/form-data": {"schema": {"type": "object", "properties": {
                 "file": {"type": "string", "format": "binary"}, "run": {"type": "string"}}}},
@@ -120,8 +133,8 @@ def png_data_url(image: np.ndarray) -> str:
 def _summary(reg, run: Run) -> dict:
     s = run.summary()
     return {**s, "created": str(s["created"]) if s.get("created") else None, "binary": run.is_binary,
-            "shape": list(run.meta.get("dataset", {}).get("shape") or [28, 28]),
-            "classes": [str(c) for c in run.classes], "evaluated": (run.path / "predictions.npz").is_file(),
+            "shape": list(run.info.dataset.shape or [28, 28]),
+            "classes": [str(c) for c in run.classes], "evaluated": (run.path / EVAL_FILE).is_file(),
             "default": run.id == reg.default_id}
 
 
@@ -142,34 +155,32 @@ async def runs(request: Request) -> list[dict]:
 async def run_detail(request: Request, run_id: str) -> dict:
     reg = _registry(request)
     run = reg.get(run_id)
-    preds = await run_in_threadpool(reg.predictions, run)
+    result = await run_in_threadpool(reg.result, run)
     d = _summary(reg, run)
-    d.update(params=run.meta.get("model", {}).get("params", {}),
-             metrics={k: v for k, v in (run.meta.get("metrics") or {}).items() if isinstance(v, (int, float, str))},
-             split={k: run.meta.get("split", {}).get(k) for k in ("how", "n_train", "n_test", "seed")})
-    if preds is not None:
-        labels = [str(c) for c in run.classes] or [str(i) for i in range(10)]
-        from sklearn.metrics import confusion_matrix
-
-        y_true, y_pred = preds["y_true"].astype(np.int64), preds["y_pred"].astype(np.int64)
-        cm = confusion_matrix(y_true, y_pred, labels=list(range(len(labels))))
-        d["confusion"] = {"labels": labels, "matrix": cm.tolist(), "n": int(len(y_true))}
-        score, kind = _binary_score(run, preds)
+    info = run.info
+    d.update(params=info.model.params,
+             metrics={k: v for k, v in msgspec.to_builtins(info.metrics).items() if isinstance(v, (int, float, str))},
+             split={"how": info.split.how, "n_train": info.split.n_train, "n_test": info.split.n_test,
+                    "seed": info.split.seed})
+    if result is not None:  # what the evaluation stored: nothing is recomputed or guessed here
+        d["confusion"] = {"labels": list(result.classes), "matrix": result.confusion_matrix,
+                          "n": int(len(result.y_true))}
+        score, kind = _binary_score(result)
         if score is not None:
-            thr = 0.5 if kind == "probability" else 0.0
-            d["detector"] = {"y_true": y_true.tolist(), "y_score": np.round(score, 6).tolist(),
-                             "threshold": thr, "score_kind": kind}
+            d["detector"] = {"y_true": result.y_true.tolist(), "y_score": np.round(score, 6).tolist(),
+                             "threshold": 0.5 if kind == "probability" else 0.0, "score_kind": kind}
     return d
 
 
-def _binary_score(run: Run, preds: dict):
-    if not run.is_binary:
+def _binary_score(result):
+    """A detector's test-set scores and their kind, as the evaluation recorded them."""
+    if not result.is_binary:
         return None, None
-    if "y_score" in preds:
-        s = np.asarray(preds["y_score"], dtype=np.float64).ravel()
-        return s, "probability" if s.min(initial=0) >= 0 and s.max(initial=0) <= 1 else "decision_function"
-    if "y_proba" in preds and np.ndim(preds["y_proba"]) == 2:
-        return np.asarray(preds["y_proba"], dtype=np.float64)[:, -1], "probability"
+    if result.y_score is not None:
+        kind = "probability" if result.score_kind == "predict_proba" else "decision_function"
+        return np.asarray(result.y_score, dtype=np.float64).ravel(), kind
+    if result.y_proba is not None:
+        return np.asarray(result.y_proba, dtype=np.float64)[:, -1], "probability"
     return None, None
 
 
@@ -183,24 +194,24 @@ async def errors(request: Request, run_id: str,
                  limit: Annotated[int, Query(ge=1, le=500)] = 60) -> dict:
     reg = _registry(request)
     run = reg.get(run_id)
-    preds = await run_in_threadpool(reg.predictions, run)
-    if preds is None:
-        raise ApiError(404, "not_evaluated", f"run {run.id} is not evaluated (no predictions.npz); "
+    result = await run_in_threadpool(reg.result, run)
+    if result is None:
+        raise ApiError(404, "not_evaluated", f"run {run.id} is not evaluated (no {EVAL_FILE}); "
                        "run `digitlab evaluate` on it")
-    labels = [str(c) for c in run.classes] or [str(i) for i in range(10)]
+    labels = list(result.classes)
     for field, v in (("true", true), ("pred", pred)):
         if v >= len(labels):
             raise ApiError(422, "invalid_request", f"{field}: must be a class index 0–{len(labels) - 1}, got {v}")
-    y_true = preds["y_true"].astype(np.int64)
-    y_pred = preds["y_pred"].astype(np.int64)
+    y_true = result.y_true.astype(np.int64)
+    y_pred = result.y_pred.astype(np.int64)
     if threshold is not None:
-        score, _ = _binary_score(run, preds)
+        score, _ = _binary_score(result)
         if score is None:
             raise ApiError(422, "invalid_request", "threshold: only for binary detector runs with scores")
         y_pred = (score >= threshold).astype(np.int64)
     images = await run_in_threadpool(reg.test_images, run)
     if len(images) != len(y_true):
-        raise ApiError(409, "dataset_mismatch", f"run {run.id}: predictions.npz has {len(y_true)} rows but "
+        raise ApiError(409, "dataset_mismatch", f"run {run.id}: its predictions have {len(y_true)} rows but "
                        f"the test split has {len(images)} images")
     idx = np.flatnonzero((y_true == true) & (y_pred == pred))
     shown = [{"index": int(i), "png": png_data_url(images[i])} for i in idx[:limit]]

@@ -90,8 +90,11 @@ function sendCanvas() {
 }
 
 async function predict(body) {
+  // always an image/* or octet-stream type: the server refuses bodies any other site could post
+  // (no type, text/plain, forms), and a dropped file's type can be empty
+  const type = body.type && body.type.startsWith("image/") ? body.type : "application/octet-stream";
   try {
-    show(await api(predictUrl(), { method: "POST", body }));
+    show(await api(predictUrl(), { method: "POST", body, headers: { "content-type": type } }));
   } catch (err) {
     showEmpty(err.message, true);
   }

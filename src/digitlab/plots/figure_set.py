@@ -1,15 +1,67 @@
-"""The figures an evaluation writes to ``figures/``, each with a title and a one-sentence caption.
+"""The figure set of an evaluated run: every Display that applies, each with a title and a caption.
 
-Every figure is drawn by a Display from arrays already computed; nothing here predicts.
+Drawn from what an evaluation computed (:class:`~digitlab.evaluation.EvalResult` and its
+arrays); nothing here predicts. :func:`drawer` hands :func:`digitlab.evaluation.evaluate_run`
+the function that draws them into the run's staged ``figures/``, with an index,
+``figures/figures.json`` (``[{file, title, caption}]``), which the report reads.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 
-from ..plots._save import new_figure, save_figure
+from .._atomic import write_text
+from .._files import MAX_JSON_BYTES, read_input_bytes
+from ..exceptions import DataError
+from ..runs import EVAL_FILE, FIGURES_DIR
+from ._save import new_figure, save_figure
+
+INDEX_FILE = "figures.json"
+
+
+def drawer(images, model=None):
+    """A function ``draw(folder, result)`` that draws *result*'s figure set into *folder* with
+    its index; pass it to :func:`digitlab.evaluation.evaluate_run` as ``figures=``.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_test, height, width)
+        The test images, for the galleries.
+    model : fitted estimator, default=None
+        For a linear model's coefficient images.
+    """
+    def draw(folder, result) -> list[dict]:
+        return draw_figures(folder, result, images, model)
+
+    return draw
+
+
+def draw_figures(folder, result, images, model=None) -> list[dict]:
+    """Draw every figure that applies to *result* into *folder*, with ``figures.json``."""
+    index = draw_all(folder, result, result.predictions, images, model)
+    write_text(Path(folder) / INDEX_FILE, json.dumps(index, indent=2) + "\n")
+    return index
+
+
+def read_index(run) -> list[dict]:
+    """``[{file, title, caption}]`` of a run's figures (0.1.0 runs kept the list in eval.json)."""
+    path = Path(run.path)
+    for source, key in ((path / FIGURES_DIR / INDEX_FILE, None), (path / EVAL_FILE, "figures")):
+        if not (source.exists() or source.is_symlink()):  # anything else there is refused, not skipped
+            continue
+        try:
+            data = json.loads(read_input_bytes(source, max_bytes=MAX_JSON_BYTES, what="figure index"))
+        except ValueError as exc:
+            raise DataError(f"{source}: unreadable figure index ({exc})") from None
+        items = data.get(key, []) if key and isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise DataError(f"{source}: unreadable figure index (not a list)")
+        return [f for f in items if isinstance(f, dict) and all(isinstance(f.get(k), str)
+                                                                for k in ("file", "title", "caption"))]
+    return []
 
 
 def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
@@ -18,7 +70,7 @@ def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
     Parameters
     ----------
     folder : path-like
-        Where the PNGs go (a run's ``figures/``, or a staging copy of it).
+        Where the PNGs go (a staging copy of a run's ``figures/``).
     result : EvalResult
     arrays : dict of str to ndarray
         The contents of ``predictions.npz``.
@@ -27,9 +79,16 @@ def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
     model : fitted estimator, default=None
         For the coefficient images of linear models.
     """
-    from ..plots import (CoefficientImagesDisplay, ConfusedPairsDisplay, ConfusionMatrixDisplay,
-                         ErrorGalleryDisplay, PrecisionRecallDisplay, PrecisionRecallThresholdDisplay,
-                         ProbaBarsDisplay, RocCurveDisplay)
+    from . import (
+        CoefficientImagesDisplay,
+        ConfusedPairsDisplay,
+        ConfusionMatrixDisplay,
+        ErrorGalleryDisplay,
+        PrecisionRecallDisplay,
+        PrecisionRecallThresholdDisplay,
+        ProbaBarsDisplay,
+        RocCurveDisplay,
+    )
 
     folder = Path(folder)
     out: list[dict] = []

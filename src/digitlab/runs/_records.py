@@ -1,4 +1,4 @@
-"""The run description (``run.json``) as typed records, validated when read.
+"""The run description (``run.json``) as typed, frozen records, validated when read.
 
 A run folder may come from anywhere (a colleague, a course, an attacker), so ``run.json`` is
 parsed with a size cap and a nesting cap, then checked field by field against these records
@@ -25,7 +25,7 @@ Text = Annotated[str, Meta(max_length=10_000)]
 Label = Annotated[str, Meta(max_length=1000)]
 
 
-class DatasetInfo(Struct, frozen=True, omit_defaults=True):
+class DatasetInfo(Struct, frozen=True):
     name: Label
     ref: Text | None = None
     source: Text = ""
@@ -35,7 +35,7 @@ class DatasetInfo(Struct, frozen=True, omit_defaults=True):
     classes: Annotated[list[Label], Meta(max_length=100_000)] = []
 
 
-class SplitInfo(Struct, frozen=True, omit_defaults=True):
+class SplitInfo(Struct, frozen=True):
     how: Text = ""
     test_size: Annotated[float, Meta(gt=0)] | None = None
     seed: Annotated[int, Meta(ge=0, le=2**32 - 1)] | None = 0
@@ -46,12 +46,12 @@ class SplitInfo(Struct, frozen=True, omit_defaults=True):
     augment: bool | Label | list[Label] = False
 
 
-class TaskInfo(Struct, frozen=True, omit_defaults=True):
+class TaskInfo(Struct, frozen=True):
     kind: Literal["multiclass", "binary"] = "multiclass"
     detect: int | Label | None = None
 
 
-class ModelInfo(Struct, frozen=True, omit_defaults=True):
+class ModelInfo(Struct, frozen=True):
     name: Label
     params: dict[Label, Any] = {}
     raw_pixels: bool = False
@@ -60,15 +60,15 @@ class ModelInfo(Struct, frozen=True, omit_defaults=True):
     sha256: Annotated[str, Meta(pattern="^[0-9a-f]{64}$")] | None = None
 
 
-class FitInfo(Struct, frozen=True, omit_defaults=True):
+class FitInfo(Struct, frozen=True):
     seconds: Annotated[float, Meta(ge=0)] | None = None
     n_iter: Count | None = None
-    max_iter: Count | None = None
+    max_iter: int | None = None  # -1 means no limit for some estimators (SVC)
     converged: bool | None = None
     warnings: list[Text] = []
 
 
-class Metrics(Struct, frozen=True, omit_defaults=True):
+class Metrics(Struct, frozen=True):
     test_accuracy: Unit | None = None
     train_accuracy: Unit | None = None
     cv_scores: list[float] = []
@@ -85,7 +85,7 @@ class Metrics(Struct, frozen=True, omit_defaults=True):
     search_best_score: float | None = None
 
 
-class SearchInfo(Struct, frozen=True, omit_defaults=True):
+class SearchInfo(Struct, frozen=True):
     kind: Label = ""
     scoring: Label = ""
     cv: Count | None = None
@@ -102,7 +102,7 @@ class SearchInfo(Struct, frozen=True, omit_defaults=True):
     fit_failures: list[Any] = []
 
 
-class RunDescription(Struct, frozen=True, omit_defaults=True):
+class RunDescription(Struct, frozen=True):
     """Everything ``run.json`` says about a run (see ARCHITECTURE.md, "Run folder contract")."""
 
     dataset: DatasetInfo
@@ -125,8 +125,8 @@ class InvalidRunDescription(ValueError):
     """run.json is not a valid run description; the message says where and why."""
 
 
-def parse(data: bytes) -> tuple[dict, RunDescription]:
-    """``(plain dict, typed record)`` from the bytes of a run.json, or :class:`InvalidRunDescription`."""
+def parse(data: bytes) -> RunDescription:
+    """The typed record from the bytes of a run.json, or :class:`InvalidRunDescription`."""
     if len(data) > MAX_BYTES:
         raise InvalidRunDescription(f"{len(data):,} bytes, the limit is {MAX_BYTES:,}")
     try:
@@ -145,9 +145,16 @@ def parse(data: bytes) -> tuple[dict, RunDescription]:
         raise InvalidRunDescription(f"format {fmt} was written by a newer digitlab (this one reads "
                                     f"format {RUN_FORMAT}); upgrade digitlab")
     try:
-        return obj, msgspec.convert(obj, RunDescription, strict=True)
+        return msgspec.convert(obj, RunDescription, strict=True)
     except msgspec.ValidationError as exc:
         raise InvalidRunDescription(str(exc)) from None
+
+
+def encode(info: RunDescription) -> str:
+    """run.json's text for *info* (numpy values made plain, inf as "inf", NaN as null)."""
+    from .._json import dumps, plain
+
+    return dumps(msgspec.to_builtins(info, enc_hook=plain)) + "\n"
 
 
 def _depth(obj) -> int:

@@ -1,0 +1,59 @@
+"""Finding runs in a runs folder: :func:`scan_runs`, :func:`list_runs`, :func:`resolve_run`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import _config
+from ..exceptions import DataError, DigitlabError, InputMissingError
+from ._names import ID_RE, RUN_FILE
+from ._run import BadRun, Run, read_run
+
+
+def scan_runs(runs_dir=None) -> tuple[list[Run], list[BadRun]]:
+    """The valid runs (oldest first) and the invalid ones of a runs folder; one bad run.json
+    never hides the others."""
+    root = _config.runs_dir(runs_dir)
+    good, bad = [], []
+    if not root.is_dir():
+        return good, bad
+    for p in sorted(root.iterdir()):
+        if p.is_dir() and ID_RE.match(p.name) and (p / RUN_FILE).exists():
+            try:
+                good.append(read_run(p))
+            except DigitlabError as exc:
+                bad.append(BadRun(p, str(exc)))
+    good.sort(key=lambda r: (r.info.created, r.id))
+    return good, bad
+
+
+def list_runs(runs_dir=None) -> list[Run]:
+    """The valid runs of a runs folder, oldest first (see :func:`scan_runs` for the invalid ones)."""
+    return scan_runs(runs_dir)[0]
+
+
+def resolve_run(ref: str | os.PathLike, runs_dir=None) -> Run:
+    """A run by id, unique part of an id, ``latest``, or folder path."""
+    ref_s = str(ref)
+    p = Path(ref_s)
+    if (p / RUN_FILE).exists():
+        return read_run(p)
+    root = _config.runs_dir(runs_dir)
+    runs, bad = scan_runs(runs_dir)
+    for b in bad:
+        if b.id == ref_s:  # named explicitly: say why it can't be used (65)
+            raise DataError(b.reason)
+    if ref_s == "latest":
+        if not runs:
+            raise InputMissingError(f"{root}: no runs yet — run `digitlab train` first")
+        return runs[-1]
+    if not ID_RE.match(ref_s):
+        raise InputMissingError(f"{ref_s}: no such run")
+    exact = [r for r in runs if r.id == ref_s]
+    matches = exact or [r for r in runs if ref_s in r.id]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise InputMissingError(f"{ref_s}: no such run in {root} (see `digitlab runs`)")
+    raise InputMissingError(f"{ref_s}: ambiguous, matches {len(matches)} runs ({matches[0].id}, ...)")
