@@ -46,7 +46,10 @@ def skipped_cv_note(model) -> None:
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Model parameter, repeatable (e.g. --param C=50 --param solver=saga).")
 @click.option("--raw-pixels", is_flag=True, help="Feed 0–255 pixels unscaled, as the notebooks did.")
-@click.option("--augment", is_flag=True, help="Add 1-pixel shifted copies of the training images.")
+@click.option("--augment", is_flag=False, flag_value="shift", default=None, metavar="[KINDS]",
+              help="Augment the training images: kinds from shift, affine, elastic, thickness, comma-separated "
+                   "(alone: shift). The CNN draws them afresh every batch; other models get copies "
+                   "(shift: four 1-pixel shifts; each other kind: one random copy) and no CV.")
 @split_options
 @click.option("--cv", type=click.IntRange(min=0, max=20), default=None,
               help="Cross-validation folds in the evaluation (0 = none) [default: 3; 0 for the "
@@ -66,6 +69,7 @@ def train(dataset, model, detect, params, raw_pixels, augment, test_size, seed, 
     Examples:
       digitlab train --model logreg
       digitlab train --model sgd --detect 5 --raw-pixels
+      digitlab train --model cnn --augment shift,affine,elastic
       digitlab train --model logreg --param l1_ratio=1 --param solver=saga \\
                      --param C=50 --param tol=0.01 --raw-pixels --test-size 0.142857
     """

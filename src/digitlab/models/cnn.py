@@ -46,7 +46,8 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .cnn_augment import AugmentKinds, augment_batch, parse_kinds
+from ..augment import parse_augment
+from .cnn_augment import AugmentKinds, augment_batch
 
 INSTALL_HINT = "pip install 'digitlab[torch]' (CPU build: pip install torch==2.13.0)"
 
@@ -113,9 +114,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         Dropout before the final linear layer.
     augment : bool or str, default="shift+affine"
         Random distortions of every training batch, drawn afresh each epoch: kinds from
-        ``shift``, ``affine``, ``elastic``, ``thickness`` joined by ``+`` (see
-        :mod:`digitlab.models.cnn_augment`); ``True`` means ``"shift+affine"``, ``False`` or
-        ``"none"`` none.
+        ``shift``, ``affine``, ``elastic``, ``thickness`` joined by ``,`` or ``+`` (see
+        :mod:`digitlab.augment`); ``True`` means ``"shift"``, ``False`` or ``"none"`` none.
     label_smoothing : float, default=0.1
     standardize : bool, default=True
         Scale each image to zero mean and unit variance before the first convolution, so that
@@ -224,7 +224,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
     def _train(self, torch, module, images, targets, rng):
         n = len(images)
-        kinds = parse_kinds(self.augment)
+        kinds = parse_augment(self.augment)
         batches_per_epoch = max(1, n // self.batch_size)  # the short tail batch joins the last one
         epochs = max(self.max_epochs, math.ceil(self.min_steps / batches_per_epoch))
         # no weight decay on biases and batch-norm scales: it would only fight the normalisation

@@ -2,7 +2,8 @@
 
 Drawn afresh for every batch of every epoch from a seeded ``torch.Generator``, so each epoch sees
 new variants of every digit (the CNN never stores an augmented copy of the training set). The
-kinds, combined with ``+`` (``"shift+affine+elastic"``), are those of issue 13 §3:
+kinds, combined with ``,`` or ``+`` (``"shift+affine+elastic"``), are those of
+:mod:`digitlab.augment` (issue 13 §3), with its ranges:
 
 - ``shift``: whole-pixel translation by up to ±2 px along each axis;
 - ``affine``: rotation (±10°), scaling (±10%) and horizontal shear (±0.2 px per row) about the centre;
@@ -20,44 +21,16 @@ caller and passed in, so this module imports without it.
 from __future__ import annotations
 
 import math
-import re
 
 from sklearn.utils._param_validation import StrOptions
 
-KINDS = ("shift", "affine", "elastic", "thickness")
-DEFAULT = ("shift", "affine")  # what ``augment=True`` means
-MAX_SHIFT = 2  # px, for 28x28 (scales with the image side)
-MAX_ROTATION = 10  # degrees
-MAX_SCALE = 0.1
-MAX_SHEAR = 0.2
-ELASTIC_RMS = 1.0  # px, for 28x28
+from ..augment import ELASTIC_RMS, KINDS, MAX_ROTATION, MAX_SCALE, MAX_SHEAR, MAX_SHIFT, parse_augment
+
 ELASTIC_GRID = 7  # noise resolution before upsampling: 28 / 7 = 4 px correlation length
 
 
-def parse_kinds(value) -> tuple[str, ...]:
-    """``True`` → :data:`DEFAULT`; ``False``, ``None``, ``"none"`` → ``()``; ``"affine+shift"`` →
-    ``("shift", "affine")`` (canonical order, duplicates dropped). Raises ValueError for an
-    unknown kind, TypeError for anything but a bool, None or a str."""
-    if value is True:
-        return DEFAULT
-    if value is False or value is None:
-        return ()
-    if not isinstance(value, str):
-        raise TypeError(f"augment: expected a bool or kinds joined by '+', got {value!r}")
-    text = value.strip().lower()
-    if text in ("", "none", "false"):
-        return ()
-    if text == "true":
-        return DEFAULT
-    kinds = [k.strip() for k in re.split(r"[+,]", text)]
-    for k in kinds:
-        if k not in KINDS:
-            raise ValueError(f"augment: unknown kind {k!r} (choose from {', '.join(KINDS)}, joined by '+'; or none)")
-    return tuple(k for k in KINDS if k in kinds)
-
-
 class AugmentKinds(StrOptions):
-    """scikit-learn parameter constraint: a str accepted by :func:`parse_kinds`.
+    """scikit-learn parameter constraint: a str accepted by :func:`digitlab.augment.parse_augment`.
 
     A StrOptions because scikit-learn's validation takes no other constraint classes; it
     accepts any combination of the kinds, not only the listed options.
@@ -70,13 +43,13 @@ class AugmentKinds(StrOptions):
         if not isinstance(val, str):
             return False
         try:
-            parse_kinds(val)
+            parse_augment(val)
         except ValueError:
             return False
         return True
 
     def __str__(self):
-        return f"kinds from {', '.join(map(repr, KINDS))} joined by '+', or 'none'"
+        return f"kinds from {', '.join(map(repr, KINDS))} joined by ',' or '+', or 'none'"
 
 
 def augment_batch(torch, xb, kinds, gen):
@@ -87,7 +60,7 @@ def augment_batch(torch, xb, kinds, gen):
     torch : module
     xb : torch.Tensor
     kinds : tuple of str
-        From :func:`parse_kinds`; ``()`` returns *xb* unchanged.
+        From :func:`digitlab.augment.parse_augment`; ``()`` returns *xb* unchanged.
     gen : torch.Generator
         The only source of randomness: the same generator state gives the same batch.
     """
