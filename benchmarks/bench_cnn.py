@@ -2,16 +2,20 @@
 
 Each registered configuration (``cnn-fast``, ``cnn``, ``cnn-best``) is fitted on the 60,000 MNIST
 training images with ``random_state`` 0, 1 and 2, each seed in a fresh process, and scored on the
-10,000 test images. Three rows per configuration:
+10,000 test images. One row per configuration:
 
 - ``seconds`` = fit + predict wall time (median over the seeds), ``accuracy`` = mean test
   accuracy; the notes give every seed, the spread, the process CPU time (torch's 2 threads
   together) and the load average before and after, since the machine is shared;
-- the mean accuracy under :mod:`digitlab.corruptions`' 12 corruptions x 3 severities on a seeded
-  2,000-image test subset (mean over the seeds);
-- accuracy on the frozen ``wild-digits`` set (mean over the seeds).
+- ``robustness``: mean accuracy over the 12 corruptions x 3 severities of
+  :func:`digitlab.robustness.robustness` on a seeded 2,000-image test subset (mean over seeds);
+- ``wild``: accuracy on the frozen 1,500-image ``wild-digits`` set (mean over the seeds).
 
-``DIGITLAB_BENCH_CNN=cnn-fast,cnn`` runs only those configurations (any registry model name).
+``DIGITLAB_BENCH_CNN=cnn-fast,cnn`` runs only those configurations (any registry model name) and
+keeps the other rows from the last ``BENCHMARKS.json``;
+``DIGITLAB_BENCH_CNN_SEEDS=1`` only the first seed(s); ``DIGITLAB_BENCH_CNN_THREADS=1`` fits
+with one torch thread (on a loaded machine its CPU seconds measure the work without the spin-waiting of a
+second thread that is not scheduled; the notes say which was used).
 ``--quick``: ``cnn-fast`` on a stratified 10,000-image subset, one seed, 1,667 test images.
 """
 
@@ -21,27 +25,28 @@ import os
 import statistics
 import time
 
-import numpy as np
-
-from benchmarks import load_mnist_split, run_case
+from benchmarks import (
+    ROBUSTNESS_IMAGES,
+    keep_rows,
+    load_mnist_split,
+    robustness_and_wild,
+    run_case,
+)
 
 SECTION = "CNN configurations (MNIST 60k/10k, 3 seeds)"
 QUICK_SECTION = "CNN configurations, quick (10k training images, 1 seed)"
 CONFIGS = {"cnn-fast": "≥ 0.995 in ≤ 60 s", "cnn": "≥ 0.996 in ≤ 120 s", "cnn-best": "≥ 0.997 in ≤ 600 s"}
 SEEDS = (0, 1, 2)
-ROBUSTNESS_IMAGES = 2000
 
 
-def cnn_case(model: str, seed: int, limit: int | None = None) -> dict:
+def cnn_case(model: str, seed: int, limit: int | None = None, threads: int | None = None) -> dict:
     """Fit *model* with ``random_state=seed``; test, corrupted-test and wild-digits accuracy."""
-    from digitlab import datasets
-    from digitlab.corruptions import robustness
     from digitlab.models import make_model
 
     s = load_mnist_split("canonical")
     if limit:
         s = s.limit(limit, seed=0)
-    pipe = make_model(model, {"random_state": seed})
+    pipe = make_model(model, {"random_state": seed} | ({"n_threads": threads} if threads else {}))
     load_before = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     pipe.fit(s.X_train, s.y_train)
@@ -50,46 +55,36 @@ def cnn_case(model: str, seed: int, limit: int | None = None) -> dict:
     accuracy = float(pipe.score(s.X_test, s.y_test))
     predict = time.perf_counter() - t0
     load_after = os.getloadavg()[0]
-    test = s.test
-    if len(test) > ROBUSTNESS_IMAGES:
-        test = test.subset(np.sort(np.random.default_rng(0).choice(len(test), ROBUSTNESS_IMAGES, replace=False)))
-    rob = robustness(pipe.predict, test.images, test.labels, seed=0)
-    wild = datasets.load("wild-digits")
     return {"seconds": fit + predict, "accuracy": accuracy, "fit": fit, "fit_cpu": fit_cpu, "predict": predict,
             "iterations": int(pipe[-1].n_iter_), "load": [round(load_before, 1), round(load_after, 1)],
-            "robustness": rob.mean_accuracy, "wild": float(np.mean(pipe.predict(wild.X) == wild.y))}
+            "threads": pipe[-1].n_threads} | robustness_and_wild(pipe, s.test)
 
 
 def _rows(model: str, results: list[dict], section: str, target: str) -> list[dict]:
     failed = [r["error"] for r in results if "error" in r]
-    base = {"section": section, "baseline": None, "ratio": None}
+    base = {"section": section, "case": model, "baseline": None, "ratio": None}
     if failed:
-        return [base | {"case": model, "seconds": None, "peak_rss_mb": None, "iterations": None, "accuracy": None,
+        return [base | {"seconds": None, "peak_rss_mb": None, "iterations": None, "accuracy": None,
                         "notes": f"failed: {failed[0]}"}]
     runs = [r["runs"][0] for r in results]
     accs = [r["accuracy"] for r in runs]
     loads = ", ".join(f"{a}→{b}" for a, b in (r["load"] for r in runs))
-    rss = max(r["peak_rss_mb"] for r in results)
-    per_seed = ", ".join(f"{a:.4f}" for a in accs)
-    n = len(runs)
-    robs = ", ".join(f"{r['robustness']:.4f}" for r in runs)
-    wilds = ", ".join(f"{r['wild']:.4f}" for r in runs)
-    return [
-        base | {"case": model, "seconds": statistics.median(r["seconds"] for r in runs), "peak_rss_mb": rss,
-                "iterations": runs[0]["iterations"], "accuracy": statistics.mean(accs),
-                "notes": (f"mean of {n} seeds ({per_seed}; spread {max(accs) - min(accs):.4f}); fit "
-                          f"{statistics.median(r['fit'] for r in runs):.1f} s wall, "
-                          f"{statistics.median(r['fit_cpu'] for r in runs):.0f} s CPU, predict "
-                          f"{statistics.median(r['predict'] for r in runs):.1f} s (medians); load average "
-                          f"before→after {loads} on 2 cores; target {target}")},
-        base | {"case": f"{model}: mean under 12 corruptions x 3 severities", "seconds": None, "peak_rss_mb": None,
-                "iterations": None, "accuracy": statistics.mean(r["robustness"] for r in runs),
-                "notes": (f"mean of {n} seeds ({robs}); "
-                          f"digitlab.corruptions.robustness on {ROBUSTNESS_IMAGES:,} test images, seed 0")},
-        base | {"case": f"{model}: wild digits (1,500)", "seconds": None, "peak_rss_mb": None, "iterations": None,
-                "accuracy": statistics.mean(r["wild"] for r in runs),
-                "notes": f"mean of {n} seeds ({wilds})"},
-    ]
+    med = {k: statistics.median(r[k] for r in runs) for k in ("fit", "fit_cpu", "predict")}
+
+    def each(key):
+        values = [r[key] for r in runs]
+        return f"{', '.join(f'{v:.4f}' for v in values)}; spread {max(values) - min(values):.4f}"
+
+    return [base | {
+        "seconds": statistics.median(r["seconds"] for r in runs), "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        "iterations": runs[0]["iterations"], "accuracy": statistics.mean(accs),
+        "robustness": statistics.mean(r["robustness"] for r in runs),
+        "wild": statistics.mean(r["wild"] for r in runs),
+        "notes": (f"mean of {len(runs)} seeds (test {each('accuracy')}; robustness {each('robustness')}; "
+                  f"wild {each('wild')}); seconds = fit + predict, median: fit {med['fit']:.1f} s wall "
+                  f"({med['fit_cpu']:.0f} s CPU), predict {med['predict']:.1f} s; load average before→after "
+                  f"{loads} on 2 cores, torch threads {runs[0]['threads']}; "
+                  f"robustness on {ROBUSTNESS_IMAGES:,} test images; target {target}")}]
 
 
 def run(quick: bool) -> list[dict]:
@@ -101,12 +96,15 @@ def run(quick: bool) -> list[dict]:
     if quick:
         res = run_case(target, repeats=1, model="cnn-fast", seed=0, limit=10000, timeout=3600)
         return _rows("cnn-fast", [res], QUICK_SECTION, "none (quick mode)")
-    chosen = [m.strip() for m in os.environ.get("DIGITLAB_BENCH_CNN", "").split(",") if m.strip()] or list(CONFIGS)
-    rows = []
-    for model in chosen:
-        results = [run_case(target, repeats=1, model=model, seed=seed, timeout=2 * 3600) for seed in SEEDS]
-        rows += _rows(model, results, SECTION, CONFIGS.get(model, "none"))
-    return rows
+    only = [m.strip() for m in os.environ.get("DIGITLAB_BENCH_CNN", "").split(",") if m.strip()]
+    threads = int(os.environ.get("DIGITLAB_BENCH_CNN_THREADS", "0")) or None
+    seeds = SEEDS[:int(os.environ.get("DIGITLAB_BENCH_CNN_SEEDS", len(SEEDS)))]
+    fresh = {}
+    for model in only or CONFIGS:
+        results = [run_case(target, repeats=1, model=model, seed=seed, threads=threads, timeout=2 * 3600)
+                   for seed in seeds]
+        fresh[model] = _rows(model, results, SECTION, CONFIGS.get(model, "none"))[0]
+    return keep_rows("cnn", SECTION, fresh) if only else list(fresh.values())
 
 
 if __name__ == "__main__":

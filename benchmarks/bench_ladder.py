@@ -5,6 +5,11 @@ notes split it. kNN rungs are compared with plain scikit-learn kNN on raw pixels
 weights: the issue's 97.14%) measured in the same run. ``--quick`` fits on a stratified 10,000-
 image subset and leaves out the slow rungs.
 
+Every rung of the full ladder also gets two accuracy columns (issue 13 §3, §5), measured once on
+the first fit, outside the timing: ``robustness``, the mean accuracy over the 12 corruptions x 3
+severities of :func:`digitlab.robustness.robustness` on a seeded 2,000-image test subset, and
+``wild``, the accuracy on the frozen ``wild-digits`` set.
+
 ``DIGITLAB_BENCH_LADDER=cnn`` (comma-separated rung names) reruns only those rungs and keeps the
 other rows from the last ``BENCHMARKS.json``, each noted with the date it was measured: one rung
 can be refreshed without re-timing the rest on a busy machine. The CNN's other configurations
@@ -13,11 +18,16 @@ and its seed spread are in ``bench_cnn.py``.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
-from benchmarks import ROOT, load_mnist_split, run_case, summarise
+from benchmarks import (
+    keep_rows,
+    load_mnist_split,
+    robustness_and_wild,
+    run_case,
+    summarise,
+)
 
 SECTION = "accuracy ladder (MNIST 60k/10k)"
 BASE_NAME = "sklearn kNN, raw pixels (k=4, distance)"
@@ -26,7 +36,12 @@ TARGETS = {"logreg": "≥ 0.925", "knn": "≥ 0.975", "knn-deskew": "≥ 0.980",
 QUICK_SECTION = "accuracy ladder, quick (10k training images)"
 
 
-def ladder_case(model: str, limit: int | None = None) -> dict:
+_ROBUST_DONE: list = []
+
+
+def ladder_case(model: str, limit: int | None = None, robust: bool = False) -> dict:
+    """Fit *model*, time fit and test predictions; with *robust*, also (untimed, first repeat
+    only) its mean accuracy under corruption and on the wild digits."""
     from digitlab.models import make_model
 
     s = load_mnist_split("canonical")
@@ -47,9 +62,13 @@ def ladder_case(model: str, limit: int | None = None) -> dict:
     predict = time.perf_counter() - t0
     clf = pipe[-1] if hasattr(pipe, "steps") else pipe
     epochs = getattr(clf, "n_iter_", None)
-    return {"seconds": fit + predict, "accuracy": accuracy,
-            "iterations": int(epochs) if isinstance(epochs, int) else None,
-            "notes": f"fit {fit:.1f} s ({fit_cpu:.0f} s CPU), predict {predict:.1f} s; load average {load:.1f}"}
+    out = {"seconds": fit + predict, "accuracy": accuracy,
+           "iterations": int(epochs) if isinstance(epochs, int) else None,
+           "notes": f"fit {fit:.1f} s ({fit_cpu:.0f} s CPU), predict {predict:.1f} s; load average {load:.1f}"}
+    if robust and not _ROBUST_DONE:  # once per process: the repeats fit the same model
+        _ROBUST_DONE.append(model)
+        out |= robustness_and_wild(pipe, s.test)
+    return out
 
 
 def _has_torch() -> bool:
@@ -77,34 +96,19 @@ def run(quick: bool) -> list[dict]:
     for model in TARGETS:
         if not only or model in only:
             fresh[model] = _rung(target, model, base)
-    return _merge(fresh) if only else list(fresh.values())
+    return keep_rows("ladder", SECTION, fresh) if only else list(fresh.values())
 
 
 def _rung(target: str, model: str, base: dict | None) -> dict:
     if model == "cnn" and not _has_torch():
         return {"section": SECTION, "case": model, "notes": "skipped: PyTorch not installed"}
     repeats = 3 if model in ("logreg", "knn", "knn-deskew") else 1
-    result = run_case(target, repeats=repeats, model=model, timeout=3 * 3600)
+    result = run_case(target, repeats=repeats, model=model, robust=True, timeout=3 * 3600)
     knn = model.startswith("knn")
-    return summarise(result, SECTION, model, baseline=base if knn else None, baseline_name=BASE_NAME if knn else None,
-                     notes=f"target {TARGETS[model]}")
-
-
-def _merge(fresh: dict) -> list[dict]:
-    """The rows in *fresh*, in place of theirs; every other row as the last BENCHMARKS.json has it."""
-    try:
-        previous = json.loads((ROOT / "BENCHMARKS.json").read_text())["modules"]["ladder"]
-        old_rows, date = previous["rows"], previous["date"]
-    except (OSError, ValueError, KeyError):
-        old_rows, date = [], None
-    rows = []
-    for row in old_rows:
-        if row.get("case") in fresh:
-            rows.append(fresh.pop(row["case"]))
-        elif row.get("section") == SECTION:
-            notes = row.get("notes") or ""
-            rows.append(row | {"notes": notes if "measured 20" in notes else f"{notes}; measured {date}"})
-    return rows + list(fresh.values())
+    row = summarise(result, SECTION, model, baseline=base if knn else None, baseline_name=BASE_NAME if knn else None,
+                    notes=f"target {TARGETS[model]}")
+    first = (result.get("runs") or [{}])[0]
+    return row | {"robustness": first.get("robustness"), "wild": first.get("wild")}
 
 
 if __name__ == "__main__":
