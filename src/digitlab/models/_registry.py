@@ -149,9 +149,9 @@ for _spec in (
               expensive=True),
     ModelSpec("cnn-fast", _cnn(channels=(16, 32, 64), max_epochs=5),
               "smaller convolutional network, about a minute on 2 cores", needs="torch", expensive=True),
-    ModelSpec("cnn-best", _cnn(max_epochs=20, augment="shift+affine+elastic"),
-              "convolutional network, 20 epochs with elastic distortions (about 7 minutes)", needs="torch",
-              expensive=True),
+    # 15 epochs at a lower peak: 99.71% (seed 0) for ~780 1-thread CPU-s, ~5 min on 2 quiet cores
+    ModelSpec("cnn-best", _cnn(max_epochs=15, lr=0.2),
+              "convolutional network, 15 epochs (about 5 minutes on 2 cores)", needs="torch", expensive=True),
 ):
     register(_spec)
 

@@ -30,8 +30,8 @@ Why this shape (issue 14 §2; measured on the 2-core AMD EPYC of BENCHMARKS.md):
 - Channels-last (NHWC) memory (1.1-5x per convolution here) and pooling before batch norm and
   ReLU, which then run on a quarter of the activations.
 
-``cnn-fast`` and ``cnn-best`` in the registry are the same class with fewer channels or more
-epochs and elastic distortions; ``benchmarks/bench_cnn.py`` measures all three over 3 seeds.
+``cnn-fast`` (channels 16, 32, 64) and ``cnn-best`` (15 epochs at peak 0.2) in the registry are
+the same class; ``benchmarks/bench_cnn.py`` measures all three over 3 seeds.
 """
 
 from __future__ import annotations
