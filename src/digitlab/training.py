@@ -98,8 +98,8 @@ def train(dataset="mnist", model="logreg", *, params: dict | None = None, detect
     0.96
     """
     from . import datasets as dsets
-    from .datasets.dataset import check_seed
     from .augment import parse_augment
+    from .datasets.dataset import check_seed
     from .models import make_model
 
     check_seed(seed)  # before loading the data; the rest is checked against it below

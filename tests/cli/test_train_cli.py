@@ -57,8 +57,8 @@ def test_train_notebook_params_are_typed(run_cli, tmp_path):
     (["--param", "C=-1"], "'C' parameter of"),
     (["--param", "C"], "--param: expected key=value, got 'C'"),
     (["--detect", "12"], "--detect 12: must be a class index 0–9"),
-    (["--augment", "shift,blur"], "--augment shift,blur: unknown kind 'blur'; choose from shift, affine, elastic, "
-                                  "thickness (comma-separated)"),
+    (["--augment", "shift,blur"], ("--augment shift,blur: unknown kind 'blur'; choose from shift, affine, elastic, "
+                                   "thickness (comma-separated)")),
 ], ids=["model", "unknown-param", "type", "range", "no-equals", "detect", "augment-kind"])
 def test_train_usage_errors(run_cli, tmp_path, args, needle):
     """Each usage error: exit 2, one line naming the option, and no run folder."""

@@ -136,7 +136,7 @@ def test_augment_copies_blocks_labels_and_seed(mnist_small):
     np.testing.assert_array_equal(X, again)
     other, _ = augment_copies(images, y, "shift,affine,thickness", seed=4)
     assert not np.array_equal(X[250:], other[250:]) and np.array_equal(X[:250], other[:250])
-    X1, y1 = augment_copies(images, y, "elastic", seed=0)
+    X1, _ = augment_copies(images, y, "elastic", seed=0)
     assert X1.shape == (100, 784) and not np.array_equal(X1[:50], X1[50:])
     X0, _ = augment_copies(images, y, False)
     np.testing.assert_array_equal(X0, images.reshape(50, -1))

@@ -24,7 +24,15 @@ import math
 
 from sklearn.utils._param_validation import StrOptions
 
-from ..augment import ELASTIC_RMS, KINDS, MAX_ROTATION, MAX_SCALE, MAX_SHEAR, MAX_SHIFT, parse_augment
+from ..augment import (
+    ELASTIC_RMS,
+    KINDS,
+    MAX_ROTATION,
+    MAX_SCALE,
+    MAX_SHEAR,
+    MAX_SHIFT,
+    parse_augment,
+)
 
 ELASTIC_GRID = 7  # noise resolution before upsampling: 28 / 7 = 4 px correlation length
 
