@@ -80,7 +80,7 @@ def _rows(model: str, results: list[dict], section: str, target: str) -> list[di
         "iterations": runs[0]["iterations"], "accuracy": statistics.mean(accs),
         "robustness": statistics.mean(r["robustness"] for r in runs),
         "wild": statistics.mean(r["wild"] for r in runs),
-        "notes": (f"mean of {len(runs)} seeds (test {each('accuracy')}; robustness {each('robustness')}; "
+        "notes": (f"mean of {len(runs)} seed{'s' if len(runs) > 1 else ''} (test {each('accuracy')}; robustness {each('robustness')}; "
                   f"wild {each('wild')}); seconds = fit + predict, median: fit {med['fit']:.1f} s wall "
                   f"({med['fit_cpu']:.0f} s CPU), predict {med['predict']:.1f} s; load average before→after "
                   f"{loads} on 2 cores, torch threads {runs[0]['threads']}; "

@@ -148,10 +148,11 @@ for _spec in (
     ModelSpec("cnn", _cnn(), "convolutional network (PyTorch, five 3x3 convolutions, 5 epochs)", needs="torch",
               expensive=True),
     ModelSpec("cnn-fast", _cnn(channels=(16, 32, 64), max_epochs=5),
-              "smaller convolutional network, about a minute on 2 cores", needs="torch", expensive=True),
-    # 15 epochs at a lower peak: 99.71% (seed 0) for ~780 1-thread CPU-s, ~5 min on 2 quiet cores
+              "smaller convolutional network (16, 32, 64 channels), half the work of cnn", needs="torch",
+              expensive=True),
+    # 15 epochs at a lower peak: 99.69% on seed 0 (~800 1-thread CPU-s; BENCHMARKS.md, bench_cnn)
     ModelSpec("cnn-best", _cnn(max_epochs=15, lr=0.2),
-              "convolutional network, 15 epochs (about 5 minutes on 2 cores)", needs="torch", expensive=True),
+              "the cnn trained three times as long (15 epochs)", needs="torch", expensive=True),
 ):
     register(_spec)
 
