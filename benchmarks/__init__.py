@@ -10,7 +10,9 @@ Conventions for the modules (see ``bench_logreg.py``):
   times inside that process, and report the median (:func:`summarise`);
 - compare against a baseline measured in the *same* run: the machine is shared and noisy, so
   ``ratio = baseline seconds / case seconds`` (a speed-up) is the number that counts;
-- ``section="reliability"`` rows get their own section at the end of the report.
+- ``section="reliability"`` rows get their own section at the end of the report;
+- a row may carry the keys of :data:`EXTRA_COLUMNS` (accuracy under corruption, on wild
+  digits): a section where any row has one shows that column, before the notes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ROW_KEYS = ("section", "case", "seconds", "peak_rss_mb", "iterations", "accuracy", "baseline", "ratio",
             "notes")
+# optional columns: key -> header (issue 13: robustness and wild-digit accuracy beside the clean one)
+EXTRA_COLUMNS = {"robustness": "robustness (mean)", "wild": "wild digits"}
 
 
 def run_case(target: str, *, repeats: int = 3, timeout: float = 3600, **kwargs) -> dict:
@@ -103,3 +107,42 @@ def load_mnist_split(how: str = "canonical"):
     if how == "notebook":
         return ds.train_test(1 / 7, seed=0, stratify=False)
     raise ValueError(f"unknown split {how!r}")
+
+
+ROBUSTNESS_IMAGES = 2000  # a seeded test subset: 36 corrupted copies of it per model
+
+
+def robustness_and_wild(pipe, test) -> dict:
+    """``robustness``: mean accuracy of *pipe* over :func:`digitlab.robustness.robustness`'s 12
+    corruptions x 3 severities on a seeded :data:`ROBUSTNESS_IMAGES`-image subset of the Dataset
+    *test*; ``wild``: its accuracy on the frozen ``wild-digits`` set (issue 13 §2, §5)."""
+    import numpy as np
+
+    from digitlab import datasets
+    from digitlab.robustness import robustness
+
+    if len(test) > ROBUSTNESS_IMAGES:
+        test = test.subset(np.sort(np.random.default_rng(0).choice(len(test), ROBUSTNESS_IMAGES, replace=False)))
+    wild = datasets.load("wild-digits")
+    return {"robustness": robustness(pipe.predict, test.images, test.labels, seed=0).mean_accuracy,
+            "wild": float(np.mean(pipe.predict(wild.X) == wild.y))}
+
+
+def keep_rows(module: str, section: str, fresh: dict) -> list[dict]:
+    """The rows in *fresh* (case -> row) in place of theirs; every other row of *section* as the
+    last ``BENCHMARKS.json`` has it for *module*, noted with the date it was measured. For a
+    module that can rerun some of its cases (an environment variable names them) on a busy
+    machine without re-timing the rest."""
+    try:
+        previous = json.loads((ROOT / "BENCHMARKS.json").read_text())["modules"][module]
+        old_rows, date = previous["rows"], previous["date"]
+    except (OSError, ValueError, KeyError):
+        old_rows, date = [], None
+    fresh, rows = dict(fresh), []
+    for row in old_rows:
+        if row.get("case") in fresh:
+            rows.append(fresh.pop(row["case"]))
+        elif row.get("section") == section:
+            notes = row.get("notes") or ""
+            rows.append(row | {"notes": notes if "measured 20" in notes else f"{notes}; measured {date}"})
+    return rows + list(fresh.values())

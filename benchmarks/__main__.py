@@ -17,7 +17,7 @@ import time
 import traceback
 from pathlib import Path
 
-from . import ROOT, ROW_KEYS
+from . import EXTRA_COLUMNS, ROOT, ROW_KEYS
 
 HERE = Path(__file__).resolve().parent
 
@@ -68,7 +68,7 @@ def _fmt(value, key):
         return ""
     if key == "ratio":
         return f"{value:.1f}×" if value >= 1.95 else f"{value:.2f}×"
-    if key == "accuracy" and isinstance(value, float):
+    if key in ("accuracy", *EXTRA_COLUMNS) and isinstance(value, float):
         return f"{value:.4f}"
     if key == "seconds" and isinstance(value, (int, float)):
         return f"{value:.3g}" if value < 10 else f"{value:.1f}"
@@ -106,9 +106,11 @@ def render(report: dict) -> str:
             sections.setdefault(sec, []).append(row)
             stamps.setdefault(sec, set()).add(f"`bench_{name}.py`, {mod['mode']} run of {mod['date']}")
     order = sorted(sections, key=lambda s: (s == "reliability", 0))
-    headers = ["case", "seconds", "peak RSS (MB)", "iterations", "accuracy", "baseline", "ratio", "notes"]
-    keys = ["case", "seconds", "peak_rss_mb", "iterations", "accuracy", "baseline", "ratio", "notes"]
     for sec in order:
+        extra = [k for k in EXTRA_COLUMNS if any(row.get(k) is not None for row in sections[sec])]
+        headers = ["case", "seconds", "peak RSS (MB)", "iterations", "accuracy", "baseline", "ratio",
+                   *(EXTRA_COLUMNS[k] for k in extra), "notes"]
+        keys = ["case", "seconds", "peak_rss_mb", "iterations", "accuracy", "baseline", "ratio", *extra, "notes"]
         lines += ["", f"## {sec}", "", "From " + "; ".join(sorted(stamps[sec])) + ".", "",
                   "| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
         for row in sections[sec]:

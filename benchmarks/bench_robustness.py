@@ -38,9 +38,9 @@ def robustness_case(model: str | None = None, run: str | None = None, limit: int
         from digitlab.runs import resolve_run
 
         r = resolve_run(run)
-        if r.is_binary or r.meta.get("dataset", {}).get("name") != "mnist":
+        if r.is_binary or r.info.dataset.name != "mnist":
             raise SystemExit(f"{r.id}: not a multiclass MNIST run")
-        pipe, name, fit = r.load_model(), f"{r.meta['model']['name']} (run {r.id})", None
+        pipe, name, fit = r.load_model(), f"{r.info.model.name} (run {r.id})", None
     else:
         from digitlab.models import make_model
 

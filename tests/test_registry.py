@@ -6,7 +6,7 @@ from sklearn.base import clone
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from digitlab.exceptions import ParameterError
-from digitlab.models import PixelScaler, available_models, make_model
+from digitlab.models import PixelScaler, available_models, get_spec, make_model
 
 
 @parametrize_with_checks([PixelScaler()])
@@ -21,7 +21,8 @@ def test_pixel_scaler_scales_without_float64():
     np.testing.assert_allclose(out, [[0, 128 / 255, 1]], rtol=1e-6)
 
 
-@pytest.mark.parametrize("name", [m for m in available_models() if m != "cnn"])
+# the CNNs (optional PyTorch) have their own tests in tests/models/test_cnn.py
+@pytest.mark.parametrize("name", [m for m in available_models() if get_spec(m).needs is None])
 def test_every_model_fits_predicts_and_clones(name, digits):
     """Each registered model works as a Pipeline on real data and survives clone()."""
     split = digits.train_test(test_size=0.25, seed=0)

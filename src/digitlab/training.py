@@ -35,7 +35,7 @@ __all__ = ["train", "describe_run", "DEFAULT_CV", "default_cv"]
 
 
 def train(dataset="mnist", model="logreg", *, params: dict | None = None, detect: int | None = None,
-          raw_pixels: bool = False, augment: bool = False, test_size=None, seed: int = 0,
+          raw_pixels: bool = False, augment=False, test_size=None, seed: int = 0,
           limit: int | None = None, stratify: bool = True, evaluate: bool = True, cv: int | None = None,
           target_precision: float | None = 0.9, figures: bool = True, train_sample: int | None = None,
           runs_dir=None, data_dir=None, cache_dir=None, progress: bool = False, add=None) -> Run:
@@ -54,8 +54,13 @@ def train(dataset="mnist", model="logreg", *, params: dict | None = None, detect
         Train a binary detector for this class index ("is it a 5?") instead of all classes.
     raw_pixels : bool, default=False
         Feed 0–255 pixels to the estimator, as the notebooks did (no scaling step).
-    augment : bool, default=False
-        Add copies of the training images shifted one pixel in each direction (the book's exercise).
+    augment : str, list of str or bool, default=False
+        Augmentation kinds from ``shift``, ``affine``, ``elastic``, ``thickness``, comma-separated
+        (``"shift,affine"``) or a list; ``True`` means ``"shift"`` (see :mod:`digitlab.augment`).
+        A model that augments its own batches (``cnn``) draws them afresh every batch in place of
+        its default kinds; other models get augmented copies of the training images, made once
+        (``shift``: the four one-pixel shifts of the book's exercise; each other kind: one copy).
+        Training on copies skips cross-validation (folds would share an image's copies).
 
     test_size : float or int, default=None
         Split: ``None`` uses the dataset's canonical split (MNIST: 60,000 / 10,000), else a
@@ -98,33 +103,37 @@ def train(dataset="mnist", model="logreg", *, params: dict | None = None, detect
     0.96
     """
     from . import datasets as dsets
+    from .augment import parse_augment
     from .datasets.dataset import check_seed
     from .models import make_model
 
     check_seed(seed)  # before loading the data; the rest is checked against it below
+    kinds = parse_augment(augment)
     cv = default_cv(model) if cv is None else cv
     if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv == 1 or cv < 0:
         raise ParameterError(f"cv={cv!r}: use 0 to skip cross-validation, or 2 or more folds")
     ds = dataset if isinstance(dataset, dsets.Dataset) else dsets.load(
         dataset, data_dir=data_dir, cache_dir=cache_dir, progress=progress, download=True)
     pipe = make_model(model, params, raw_pixels=raw_pixels)
+    own_batches = _set_own_augment(pipe, kinds, params)
     task = dsets.Task(ds.classes, detect)
     split = ds.train_test(test_size, seed=seed, limit=limit, stratify=stratify)
     add_info = None
     if add is not None:
         split, add_info = _add_samples(split, add, seed)
     X_train, y_train = split.X_train, split.y_train
-    if augment:
-        from .augment import shift_augment
+    copies = bool(kinds) and not own_batches
+    if copies:
+        from .augment import augment_copies
 
-        X_train, y_train = shift_augment(split.train.images, y_train)
+        X_train, y_train = augment_copies(split.train.images, y_train, kinds, seed=seed)
     y_train = task.target(y_train)
     _check_data(pipe, split, y_train, task, cv=cv if evaluate else 0, limit=limit, name=ds.name)
     run_id = make_run_id(ds.name, model, f"detect{detect}" if detect is not None else "")
     with RunWriter(run_id, runs_dir) as w:
         label = f"fitting {model} on {len(y_train):,} {ds.name} images"
         cvr = None
-        if evaluate and cv >= 2 and not augment:
+        if evaluate and cv >= 2 and not copies:
             # the final fit and the CV folds share one worker pool, so no core sits idle
             from .evaluation.cv import cross_validate
 
@@ -137,8 +146,9 @@ def train(dataset="mnist", model="logreg", *, params: dict | None = None, detect
 
         info = describe_run(dataset, ds, split, task, model=model, params=params, raw_pixels=raw_pixels,
                             estimator=pipe[-1], fit=fit, test_size=test_size, seed=seed, limit=limit,
-                            stratify=stratify, augment=augment, sha256=save_model(pipe, w.path / MODEL_FILE),
-                            add=add_info)
+                            stratify=stratify, augment=parse_augment(pipe[-1].augment) if own_batches else kinds,
+                            augment_how="per batch" if own_batches else "copies" if copies else "",
+                            sha256=save_model(pipe, w.path / MODEL_FILE), add=add_info)
         w.write_description(info)
         if evaluate:
             from .evaluation import evaluate_run
@@ -163,6 +173,18 @@ def _add_samples(split, add, seed):
     return split, info
 
 
+def _set_own_augment(pipe, kinds, params) -> bool:
+    """Whether the model augments its own training batches (an ``augment`` parameter: the CNN);
+    if so and *kinds* are given, they replace its default kinds."""
+    own = "augment" in pipe[-1].get_params(deep=False)
+    if own and kinds:
+        if "augment" in (params or {}):
+            raise ParameterError(f"params['augment']={params['augment']!r}: the augmentation is given twice, "
+                                 f"also as {','.join(kinds)!r} (given as augment); give it once")
+        pipe[-1].set_params(augment=",".join(kinds))
+    return own
+
+
 def _check_data(pipe, split, y_fit, task, *, cv, limit, name) -> None:
     """Everything the fits will need from the data, checked before the first one starts."""
     from .evaluation.cv import check_folds
@@ -177,7 +199,7 @@ def _check_data(pipe, split, y_fit, task, *, cv, limit, name) -> None:
 
 
 def describe_run(dataset_arg, ds, split, task, *, model: str, params, raw_pixels: bool, estimator,
-                 fit: FitInfo, test_size, seed, limit, stratify, augment, sha256: str,
+                 fit: FitInfo, test_size, seed, limit, stratify, augment, sha256: str, augment_how: str = "",
                  versions: dict | None = None, search=None, add: AddInfo | None = None) -> RunDescription:
     """The run description shared by ``train`` and ``search`` (see ARCHITECTURE.md)."""
     from ._json import plain
@@ -188,7 +210,8 @@ def describe_run(dataset_arg, ds, split, task, *, model: str, params, raw_pixels
                             checksums=dict(ds.checksums), verified=bool(ds.verified), shape=list(ds.shape),
                             classes=list(ds.classes)),
         split=SplitInfo(how=split.how, test_size=test_size, seed=seed, limit=limit, stratify=stratify,
-                        n_train=len(split.train), n_test=len(split.test), augment=bool(augment), add=add),
+                        n_train=len(split.train), n_test=len(split.test), augment=list(augment or ()),
+                        augment_how=augment_how if augment else "", add=add),
         task=TaskInfo(kind=task.kind, detect=task.detect),
         classes=task.names, n_features=int(split.X_train.shape[1]),
         model=ModelInfo(name=model, params=plain(dict(params or {})), raw_pixels=raw_pixels,

@@ -57,7 +57,9 @@ def test_train_notebook_params_are_typed(run_cli, tmp_path):
     (["--param", "C=-1"], "'C' parameter of"),
     (["--param", "C"], "--param: expected key=value, got 'C'"),
     (["--detect", "12"], "--detect 12: must be a class index 0–9"),
-], ids=["model", "unknown-param", "type", "range", "no-equals", "detect"])
+    (["--augment", "shift,blur"], ("--augment shift,blur: unknown kind 'blur'; choose from shift, affine, elastic, "
+                                   "thickness (comma-separated)")),
+], ids=["model", "unknown-param", "type", "range", "no-equals", "detect", "augment-kind"])
 def test_train_usage_errors(run_cli, tmp_path, args, needle):
     """Each usage error: exit 2, one line naming the option, and no run folder."""
     runs = tmp_path / "runs"
@@ -65,6 +67,19 @@ def test_train_usage_errors(run_cli, tmp_path, args, needle):
     assert code == 2
     assert needle in _one_line(err)
     assert not runs.exists() or not any(runs.iterdir())
+
+
+@pytest.mark.parametrize("args, kinds", [(["--augment"], ["shift"]), (["--augment", "affine,shift"], ["shift", "affine"]),
+                                         ([], [])])
+def test_train_augment_kinds_recorded(run_cli, tmp_path, args, kinds):
+    """Plain --augment (before another option) is the book's shift; kinds combine; run.json says
+    which kinds were applied and how (copies for a scikit-learn model)."""
+    runs = tmp_path / "runs"
+    code, out, err = run_cli("train", "--dataset", "digits", "--test-size", "0.25", *args, "--no-eval",
+                             "--runs-dir", runs, "--json")
+    assert code == 0, err
+    split = json.loads((runs / json.loads(out)["id"] / "run.json").read_text())["split"]
+    assert split["augment"] == kinds and split["augment_how"] == ("copies" if kinds else "")
 
 
 def test_train_param_verbose_reaches_the_model(run_cli, tmp_path):

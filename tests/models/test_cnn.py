@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from digitlab.models.cnn import CNNClassifier  # noqa: E402
 
-TINY = dict(max_epochs=1, channels=(8, 16), batch_size=32, n_threads=1)
+TINY = dict(max_epochs=1, min_steps=0, channels=(8, 16), batch_size=32, lr=0.05, n_threads=1)  # lr for 32-image batches
 
 
 @pytest.fixture(scope="module")
@@ -77,3 +77,64 @@ def test_cnn_one_sample_refused():
     """Check a single training sample is refused (batch normalisation needs two)."""
     with pytest.raises(ValueError, match="more than 1 sample"):
         CNNClassifier(**TINY).fit(np.zeros((1, 784), np.float32), [3])
+
+
+def test_cnn_saved_before_stages_still_predicts(mnist_small):
+    """Check a model saved by the previous layout (one conv per block, every block pooled, no
+    stages_ or min_steps) is rebuilt in that layout and predicts as the network it was saved from."""
+    from torch import nn
+
+    torch.manual_seed(0)
+    old = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(4), nn.ReLU(),
+                        nn.Conv2d(4, 8, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(8), nn.ReLU(),
+                        nn.Flatten(), nn.Dropout(0.2), nn.Linear(8 * 7 * 7, 10)).eval()
+    for m in old:
+        if isinstance(m, nn.BatchNorm2d):  # non-trivial running statistics
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 2)
+    params = dict(max_epochs=15, batch_size=128, lr=3e-3, weight_decay=1e-4, channels=(4, 8), dropout=0.2,
+                  augment=True, label_smoothing=0.05, n_threads=1, random_state=0, verbose=0)
+    state = params | {"classes_": np.arange(10), "image_side_": 28, "n_features_in_": 784, "n_iter_": 15,
+                      "history_": [], "state_dict_": {k: v.numpy().copy() for k, v in old.state_dict().items()}}
+    clf = CNNClassifier.__new__(CNNClassifier)
+    clf.__setstate__(state)
+    assert clf.get_params()["min_steps"] == 0
+    X = _test_X(mnist_small)[:100]
+    with torch.no_grad():
+        expected = torch.softmax(old(torch.from_numpy(X.reshape(-1, 1, 28, 28))).double(), 1).numpy()
+    np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_cnn_layout_follows_channels():
+    """Check equal widths form a stage and a max-pool separates stages: (16, 32, 32, 64, 64) on
+    28x28 ends on 7x7x64, (4, 8, 8) on 14x14x8; stages_ records it for loading."""
+    from digitlab.models.cnn import stages_of
+
+    assert stages_of((16, 32, 32, 64, 64)) == [[16], [32, 32], [64, 64]]
+    assert stages_of([8, 8, 4]) == [[8, 8], [4]]
+    X = np.random.default_rng(0).random((40, 784), dtype=np.float32)
+    clf = CNNClassifier(channels=(4, 8, 8), max_epochs=1, min_steps=0, n_threads=1).fit(X, np.arange(40) % 2)
+    assert clf.stages_ == [[4], [8, 8]]
+    convs = [k for k in clf.state_dict_ if k.endswith("weight") and clf.state_dict_[k].ndim == 4]
+    assert [clf.state_dict_[k].shape[0] for k in convs] == [4, 8, 8]
+    assert clf.state_dict_[[k for k in clf.state_dict_ if k.endswith("weight")][-1]].shape == (2, 8 * 14 * 14)
+
+
+def test_cnn_small_training_set_gets_min_steps(digits):
+    """Check a small training set is trained for at least min_steps steps and learns (the 8x8
+    digits: 5 batches a pass, so 20 passes), and min_steps=0 keeps max_epochs."""
+    split = digits.train_test(test_size=0.25, seed=0)
+    X, Xt = (split.X_train / 16).astype(np.float32), (split.X_test / 16).astype(np.float32)
+    clf = CNNClassifier(n_threads=1).fit(X, split.y_train)
+    assert clf.n_iter_ == 100 // (len(X) // 256) and clf.score(Xt, split.y_test) > 0.95
+    assert CNNClassifier(channels=(4,), max_epochs=2, min_steps=0, n_threads=1).fit(X, split.y_train).n_iter_ == 2
+
+
+@pytest.mark.parametrize("name", ["cnn", "cnn-fast", "cnn-best"])
+def test_cnn_registry_configurations_learn_digits(name, digits):
+    """Check every registered CNN configuration, as the registry builds it, learns the 8x8 digits."""
+    from digitlab.models import make_model
+
+    split = digits.train_test(test_size=0.25, seed=0)
+    pipe = make_model(name, {"n_threads": 1}).fit(split.X_train, split.y_train)
+    assert pipe.score(split.X_test, split.y_test) > 0.93

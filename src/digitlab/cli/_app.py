@@ -76,7 +76,8 @@ def main(argv: list[str] | None = None) -> None:
 FLAGS = {"model": "--model", "detect": "--detect", "cv": "--cv", "seed": "--seed", "test_size": "--test-size",
          "limit": "--limit", "scoring": "--scoring", "n_iter": "--random", "factor": "--factor",
          "cluster": "--cluster", "target_precision": "--target-precision", "target_recall": "--target-recall",
-         "data_dir": "--data-dir", "add": "--add", "params": "--param", "grid": "--grid", "distributions": "--dist"}
+         "data_dir": "--data-dir", "add": "--add", "augment": "--augment", "params": "--param", "grid": "--grid",
+         "distributions": "--dist"}
 _KEYED = re.compile(r"^(params|grid|distributions)\['([^']*)'\](?:=(.*?))?: ")
 _NAMED = re.compile(r"^([a-z_]+)(?:=(.*?))?: ")
 _GIVEN = re.compile(r"\(given as ([a-z_]+)\)")

@@ -46,7 +46,10 @@ def skipped_cv_note(model) -> None:
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
               help="Model parameter, repeatable (e.g. --param C=50 --param solver=saga).")
 @click.option("--raw-pixels", is_flag=True, help="Feed 0–255 pixels unscaled, as the notebooks did.")
-@click.option("--augment", is_flag=True, help="Add 1-pixel shifted copies of the training images.")
+@click.option("--augment", is_flag=False, flag_value="shift", default=None, metavar="[KINDS]",
+              help="Augment the training images: kinds from shift, affine, elastic, thickness, comma-separated "
+                   "(alone: shift). The CNN draws them afresh every batch; other models get copies "
+                   "(shift: four 1-pixel shifts; each other kind: one random copy) and no CV.")
 @click.option("--add", type=click.Path(), default=None, metavar="DIR",
               help="Also train on these samples (the corrections `serve --collect DIR` saved, or any "
                    "dataset path with the same image size and classes); a quarter of them is held out "
@@ -71,6 +74,7 @@ def train(dataset, model, detect, params, raw_pixels, augment, add, test_size, s
       digitlab train --model logreg
       digitlab train --model sgd --detect 5 --raw-pixels
       digitlab train --dataset mnist --add mine   # + your corrections (serve --collect mine)
+      digitlab train --model cnn --augment shift,affine,elastic
       digitlab train --model logreg --param l1_ratio=1 --param solver=saga \\
                      --param C=50 --param tol=0.01 --raw-pixels --test-size 0.142857
     """

@@ -54,7 +54,10 @@ class SplitInfo(Struct, frozen=True):
     stratify: bool = True
     n_train: Count = 0
     n_test: Count = 0
-    augment: bool | Label | list[Label] = False
+    # the augmentation kinds (runs before 0.2 wrote a bool: true = the four one-pixel shifts) and
+    # how they were applied: "copies" (made once, before fitting) or "per batch" (the CNN's own)
+    augment: bool | Label | Annotated[list[Label], Meta(max_length=100)] = False
+    augment_how: Label = ""
     add: AddInfo | None = None
 
 
