@@ -78,3 +78,18 @@ def test_no_raw_run_json_access_outside_the_run_contract():
             if isinstance(node, ast.Attribute) and node.attr == "meta":
                 found.append(f"{p.relative_to(SRC)}:{node.lineno}")
     assert found == []
+
+
+def test_the_python_api_documents_every_parameter():
+    """Issue 11 §4: the entry points' docstrings name each of their parameters."""
+    import inspect
+    import re
+
+    from digitlab.evaluation import evaluate, evaluate_run
+    from digitlab.searching import search
+    from digitlab.training import train
+
+    for f in (train, search, evaluate, evaluate_run):
+        doc = inspect.getdoc(f) or ""
+        missing = [p for p in inspect.signature(f).parameters if not re.search(rf"\b{p}\b", doc)]
+        assert not missing, f"{f.__name__}: parameters not in the docstring: {missing}"
