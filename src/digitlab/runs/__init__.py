@@ -31,10 +31,10 @@ from ._records import (
                        TaskInfo,
 )
 from ._run import BadRun, Run, read_run, validate_model
-from ._scan import list_runs, resolve_run, scan_runs
+from ._scan import Runs, list_runs, resolve_run, scan_runs
 from ._writer import RunWriter, make_run_id, write_description
 
-__all__ = ["Run", "BadRun", "read_run", "validate_model", "scan_runs", "list_runs", "resolve_run", "RunWriter",
+__all__ = ["Run", "Runs", "BadRun", "read_run", "validate_model", "scan_runs", "list_runs", "resolve_run", "RunWriter",
            "make_run_id", "write_description", "RunDescription", "DatasetInfo", "SplitInfo", "TaskInfo",
            "ModelInfo", "FitInfo", "Metrics", "SearchInfo", "InvalidRunDescription", "RUN_FORMAT", "RUN_FILE",
            "MODEL_FILE", "EVAL_FILE", "PREDICTIONS_FILE", "SEARCH_FILE", "FIGURES_DIR", "ID_RE"]
