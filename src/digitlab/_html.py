@@ -57,7 +57,9 @@ def facts(pairs) -> str:
 def table(columns, rows, *, caption: str | None = None, raw_cells: bool = False) -> str:
     """A table; cells are formatted with :func:`num` (strings escaped) unless *raw_cells*."""
     head = "".join(f'<th style="{_TH}">{esc(c)}</th>' for c in columns)
-    body = "".join("<tr>" + "".join(f'<td style="{_TD}">{c if raw_cells else num(c)}</td>' for c in row) + "</tr>"
+    # the first column names the row: left-aligned like the headers; numbers to the right
+    body = "".join("<tr>" + "".join(f'<td style="{_TD}{";text-align:left" if i == 0 else ""}">'
+                                    f"{c if raw_cells else num(c)}</td>" for i, c in enumerate(row)) + "</tr>"
                    for row in rows)
     cap = f'<caption style="text-align:left;font-style:italic">{esc(caption)}</caption>' if caption else ""
     return f'<table style="border-collapse:collapse;margin:4px 0">{cap}<tr>{head}</tr>{body}</table>'
