@@ -240,3 +240,25 @@ def test_kernel_interrupt_during_train_leaves_no_half_written_run(tmp_path):
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+def test_progress_is_one_live_output_in_a_kernel_and_progress_false_is_silent(tmp_path):
+    runs = str(tmp_path / "runs")
+    v4 = nbformat.v4
+    nb = v4.new_notebook(cells=[
+        v4.new_code_cell("import digitlab\nfrom digitlab import datasets\nds = datasets.load('digits')"),
+        v4.new_code_cell(f"r = digitlab.train(ds, 'logreg', test_size=0.25, cv=2, figures=False, runs_dir={runs!r}, "
+                         "progress=True)\nr2 = digitlab.train(ds, 'dummy', test_size=0.25, cv=0, figures=False, "
+                         f"runs_dir={runs!r}, progress=True)"),
+        v4.new_code_cell(f"r3 = digitlab.train(ds, 'logreg', test_size=0.25, cv=2, figures=False, runs_dir={runs!r}, "
+                         "progress=False)"),
+    ])
+    N.execute(nb, cwd=tmp_path, timeout=600)
+    live, silent = nb.cells[1].outputs, nb.cells[2].outputs
+    # two train calls, four steps, one output: updated in place, the saved notebook keeps the final text
+    assert len(live) == 1 and live[0]["output_type"] == "display_data"
+    lines = live[0]["data"]["text/plain"].splitlines()
+    assert [ln.split(" (")[0] for ln in lines] == [
+        "✓ fitting logreg on 1,347 digits images, with 2 cross-validation folds alongside", "✓ evaluating",
+        "✓ fitting dummy on 1,347 digits images", "✓ evaluating"]
+    assert silent == []
