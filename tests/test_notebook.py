@@ -262,3 +262,19 @@ def test_progress_is_one_live_output_in_a_kernel_and_progress_false_is_silent(tm
         "✓ fitting logreg on 1,347 digits images, with 2 cross-validation folds alongside", "✓ evaluating",
         "✓ fitting dummy on 1,347 digits images", "✓ evaluating"]
     assert silent == []
+
+
+def test_download_bar_in_a_kernel_is_one_output(tmp_path):
+    """pooch's progress-bar protocol, as datasets._fetch hands it to pooch inside Jupyter."""
+    v4 = nbformat.v4
+    nb = v4.new_notebook(cells=[v4.new_code_cell(
+        "from digitlab import _progress\n"
+        "b = _progress.bar(True, 'train-images-idx3-ubyte.gz')\n"
+        "b.total = 2_000_000\n"
+        "for _ in range(200):\n    b.update(10_000)\n"
+        "b.close()\n"
+        "assert _progress.bar(False, 'x') is None")])
+    N.execute(nb, cwd=tmp_path, timeout=300)
+    outs = nb.cells[0].outputs
+    assert len(outs) == 1
+    assert re.fullmatch(r"✓ train-images-idx3-ubyte\.gz \(2\.0 MB, [\d.]+ s\)", outs[0]["data"]["text/plain"])

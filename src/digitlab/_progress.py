@@ -75,3 +75,44 @@ class _CellStatus:
         self._cell_state[2].append(f"{mark} {self.label} ({time.perf_counter() - self.t0:.1f} s)")
         self._show(None)
         return False
+
+
+class CellBar:
+    """A download bar in pooch's protocol (``total``, ``update``, ``reset``, ``close``) for
+    Jupyter: one output, redrawn at most 4 times a second, ending with the size and time."""
+
+    def __init__(self, label: str):
+        self.label, self.total, self.n = label, 0, 0
+        self.t0 = self._shown = 0.0
+        self.handle = None
+
+    def _text(self, done: bool = False) -> str:
+        mb = self.n / 1e6
+        if done:
+            return f"✓ {self.label} ({mb:.1f} MB, {time.perf_counter() - self.t0:.1f} s)"
+        pct = f"{100 * self.n / self.total:3.0f}% " if self.total else ""
+        return f"… {self.label}: {pct}{mb:.1f} MB"
+
+    def update(self, n: int) -> None:
+        from IPython.display import display
+
+        if self.handle is None:
+            self.t0 = time.perf_counter()
+            self.handle = display({"text/plain": self._text()}, raw=True, display_id=True)
+        self.n += n
+        now = time.perf_counter()
+        if now - self._shown >= 0.25:
+            self._shown = now
+            self.handle.update({"text/plain": self._text()}, raw=True)
+
+    def reset(self) -> None:
+        self.n = 0
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.update({"text/plain": self._text(done=True)}, raw=True)
+
+
+def bar(enabled: bool, label: str):
+    """:class:`CellBar` in Jupyter; ``None`` elsewhere (the caller keeps its terminal bar)."""
+    return CellBar(label) if enabled and in_jupyter() else None

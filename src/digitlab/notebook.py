@@ -74,7 +74,10 @@ CELLS = [
              "from digitlab import datasets, plots\n"
              "from digitlab.study import DETECT, QUICK_LIMIT, comparison_models  # the study's own settings\n\n"
              "LIMIT = QUICK_LIMIT if QUICK else None\n"
-             "COMMON = dict(limit=LIMIT, seed=SEED, runs_dir=RUNS_DIR, progress=PROGRESS)"),
+             "COMMON = dict(limit=LIMIT, seed=SEED, runs_dir=RUNS_DIR, progress=PROGRESS)\n"
+             "# the cells below draw the figures they show; the runs' own figure files (for `digitlab report`\n"
+             "# and `serve`) are skipped here, `digitlab evaluate RUN` draws them later\n"
+             "FIGURES = False"),
     ("md", "Figures from digitlab's Displays (`plots`) appear once below their cell; `from_run` draws "
            "them, as scikit-learn's `from_predictions` does."),
     ("md", "## The data\n\nLoad the dataset (downloaded once if it is missing, checksums compared) and "
@@ -87,7 +90,8 @@ CELLS = [
            "One yes/no question first: is this a 5? A linear classifier trained by stochastic gradient "
            "descent on the raw pixel values, scored by 3-fold cross-validation on the training set."),
     ("code", "detect = DETECT if DETECT < len(ds.classes) else len(ds.classes) - 1\n"
-             "detector = digitlab.train(ds, 'sgd', detect=detect, raw_pixels=True, cv=3, target_precision=0.9, **COMMON)\n"
+             "detector = digitlab.train(ds, 'sgd', detect=detect, raw_pixels=True, cv=3, target_precision=0.9,\n"
+             "                          figures=FIGURES, **COMMON)\n"
              "detector"),
     ("code", "m = detector.metrics()\nprint('CV accuracy:', [round(s, 5) for s in m['cv_scores']])"),
     ("md", "Accuracy looks excellent. But a model that always answers *not 5* is right about 90% of the "
@@ -112,7 +116,7 @@ CELLS = [
     ("code", "print(f\"ROC AUC: {m['roc_auc']:.4f}\")\nplots.RocCurveDisplay.from_run(detector);"),
     ("md", "## All classes: logistic regression\n\n"
            "Multinomial logistic regression on pixels scaled to [0, 1]: one weight per pixel and class."),
-    ("code", "logreg = digitlab.train(ds, 'logreg', cv=3, **COMMON)\n"
+    ("code", "logreg = digitlab.train(ds, 'logreg', cv=3, figures=FIGURES, **COMMON)\n"
              "print(f\"test accuracy: {logreg.metrics()['test_accuracy']:.4f}\")\nlogreg"),
     ("md", "The weights of each class, drawn as images: red pixels speak for the class, blue against it."),
     ("code", "plots.CoefficientImagesDisplay.from_run(logreg);"),
@@ -141,7 +145,7 @@ CELLS = [
     ("md", "## A small search\n\nTry a few values of the regularisation strength C by cross-validation "
            "(on at most 3,000 training images, to stay quick) and keep the best."),
     ("code", "searched = digitlab.search(ds, 'logreg', grid={'C': [0.01, 0.1, 1.0]}, cv=3, seed=SEED,\n"
-             "                           limit=min(LIMIT or 3_000, 3_000), runs_dir=RUNS_DIR)\n"
+             "                           limit=min(LIMIT or 3_000, 3_000), n_jobs=1, runs_dir=RUNS_DIR)\n"
              "digitlab.search_results(searched)"),
 ]
 
