@@ -104,8 +104,10 @@ def test_chapter_runs_in_jupyterlab_and_shows_a_runs_display(lab):
             page.route("**/*", guard)
             page.goto(f"{base}/lab/tree/chapter3.ipynb?token={token}", timeout=120_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-            # the kernel is ready when its status says so
-            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=180_000)
+            # the kernel is connected and ready when the status bar says "… | Idle" (cells run
+            # before that are dropped by the page)
+            page.locator(".jp-StatusBar-TextItem", has_text=re.compile(r"ipykernel\) \| Idle$")).wait_for(
+                timeout=180_000)
             page.locator(".jp-Notebook .jp-Cell").first.click()
             page.keyboard.press("Escape")  # command mode
             # JupyterLab renders only the cells in view: count them in the file instead
@@ -118,10 +120,15 @@ def test_chapter_runs_in_jupyterlab_and_shows_a_runs_display(lab):
                 at = int(re.match(r"Cell (\d+)/", position.inner_text()).group(1))  # 1-based
                 if at > target + 1:
                     break
+                active = page.locator(".jp-Notebook .jp-Cell.jp-mod-active").element_handle()
+                code = "jp-CodeCell" in (active.get_attribute("class") or "")
                 page.keyboard.press("Shift+Enter")
                 page.wait_for_function(
                     "([el, at]) => !el.textContent.startsWith(`Cell ${at}/`)", arg=[position.element_handle(), at],
                     timeout=60_000)
+                if code:  # the cell was sent to the kernel: its prompt shows [*] or [n]
+                    page.wait_for_function("el => /\\[(\\*|\\d+)\\]/.test(el.querySelector('.jp-InputPrompt').textContent)",
+                                           arg=active, timeout=60_000)
             run = page.locator(".jp-OutputArea-output .digitlab-run")
             try:
                 run.wait_for(timeout=int(os.environ.get('DIGITLAB_LAB_WAIT', 600)) * 1000)
