@@ -23,6 +23,9 @@ _LAZY = {
     "search": ("digitlab.searching", "search"),
     "load_run": ("digitlab.runs", "resolve_run"),
     "list_runs": ("digitlab.runs", "list_runs"),
+    "Runs": ("digitlab.runs", "Runs"),
+    "search_results": ("digitlab.searching", "search_results"),
+    "load_result": ("digitlab.evaluation", "load_result"),
 }
 
 __all__ = ["DigitlabError", "__version__", *_LAZY]

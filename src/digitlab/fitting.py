@@ -9,7 +9,6 @@ from __future__ import annotations
 import platform
 import time
 import warnings
-from contextlib import nullcontext
 
 import numpy as np
 
@@ -70,8 +69,7 @@ def fit_model(model, X, y, *, progress: bool = False, label: str = "fitting") ->
 
 
 def progress_status(progress: bool, label: str):
-    if not progress:
-        return nullcontext()
-    from rich.console import Console
+    """A live status line while a step runs (terminal or Jupyter, see :mod:`digitlab._progress`)."""
+    from ._progress import status
 
-    return Console(stderr=True).status(f"{label} …", spinner="dots")
+    return status(progress, label)

@@ -12,7 +12,7 @@ import importlib
 from ._app import cli, main  # noqa: F401
 
 # command modules register themselves on `cli` when imported
-for _mod in ("data", "train", "runs", "evaluate", "report", "study", "predict", "serve", "search"):
+for _mod in ("data", "train", "runs", "evaluate", "report", "study", "notebook", "predict", "serve", "search"):
     try:
         importlib.import_module(f"{__name__}.{_mod}")
     except ModuleNotFoundError as exc:  # a command whose module is not written yet

@@ -393,9 +393,15 @@ def _short(exc: Exception) -> str:
 
 
 def _progressbar(progress: bool, label: str):
-    """pooch's tqdm bar when tqdm is installed, else a Rich one (Rich is a core dependency)."""
+    """In Jupyter one updated output; else pooch's tqdm bar when tqdm is installed, else a Rich
+    one (Rich is a core dependency)."""
     if not progress:
         return False
+    from .._progress import bar
+
+    cell = bar(progress, label)  # in Jupyter: one output updated in place, not a terminal bar
+    if cell is not None:
+        return cell
     try:
         import tqdm  # noqa: F401
 

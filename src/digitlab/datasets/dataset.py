@@ -88,6 +88,33 @@ class Dataset:
             f"classes={len(self.classes)}, source={self.source!r})"
         )
 
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the facts and a strip of the first images (a small inline PNG)."""
+        from .. import _html
+
+        h, w = self.shape
+        n = min(16, len(self))
+        counts = self.class_counts()
+        shown = ", ".join(f"{c} ({k:,})" for c, k in zip(self.classes[:20], counts[:20]))
+        more = f", … {len(self.classes) - 20} more" if len(self.classes) > 20 else ""
+        strip = _html.png_strip(self.images[:n]) if n else ""
+        labels = " ".join(self.classes[i] for i in self.labels[:n])
+        return _html.card(
+            f"Dataset {self.name}",
+            _html.facts([
+                ("images", f"{len(self):,} of {h}×{w} pixels, uint8 ({self.nbytes / 2**20:.1f} MiB)"),
+                ("part", self.split),
+                ("classes", f"{len(self.classes)}: {shown}{more}"),
+                ("canonical split", f"first {self.n_train:,} train" if self.n_train else None),
+                ("source", self.source),
+                ("checksums", ("verified against the registry" if self.verified else "recorded")
+                 if self.checksums else None),
+            ]),
+            f'<div style="margin-top:4px">{strip}</div>' if strip else "",
+            f'<div style="color:#555">labels: {_html.esc(labels)}</div>' if n else "",
+            kind="digitlab-dataset",
+        )
+
     def class_counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=len(self.classes))
 
@@ -302,3 +329,20 @@ class Split:
                         split=f"{base.split} + {len(tr)} added")
         held = extra.subset(te, f"added (held out, seed={seed})")
         return Split(train, self.test, f"{self.how}, + {len(tr)} added ({len(te)} held out)", held, len(tr))
+
+    def __repr__(self) -> str:
+        return (f"Split({self.train.name!r}, {self.how!r}, n_train={len(self.train):,}, "
+                f"n_test={len(self.test):,})")
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: how the split was made and the class counts on each side."""
+        from .. import _html
+
+        tr, te = self.train.class_counts(), self.test.class_counts()
+        rows = [[c, int(a), int(b)] for c, a, b in zip(self.train.classes, tr, te)]
+        return _html.card(
+            f"Split of {self.train.name}: {len(self.train):,} train / {len(self.test):,} test",
+            _html.facts([("how", self.how)]),
+            _html.details("images per class", _html.table(["class", "train", "test"], rows)),
+            kind="digitlab-split",
+        )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import nullcontext
 
 import numpy as np
 
@@ -277,11 +276,9 @@ def _detector(arrays, from_cv: bool, target_precision, target_recall) -> dict:
 
 
 def _status(progress: bool):
-    if not progress:
-        return nullcontext()
-    from rich.console import Console
+    from .._progress import status
 
-    return Console(stderr=True).status("evaluating …", spinner="dots")
+    return status(progress, "evaluating")
 
 
 def _say(status, text: str) -> None:

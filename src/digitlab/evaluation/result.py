@@ -136,6 +136,18 @@ class EvalResult:
 
         return None if self.robustness is None else RobustnessResult.from_dict(self.robustness)
 
+    def __repr__(self) -> str:
+        task = f"detect {self.classes[-1]!r}" if self.is_binary and self.classes else f"{len(self.classes)} classes"
+        acc = f", test_accuracy={self.test_accuracy:.4f}" if self.test_accuracy is not None else ""
+        cv = f", cv_mean={self.cv_mean:.4f}" if self.cv_mean is not None else ""
+        return f"EvalResult({task}, n_test={self.n_test:,}{acc}{cv})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: score table, confusion matrices, per-class table."""
+        from ._display import eval_html
+
+        return eval_html(self)
+
     # Array shortcuts in scikit-learn's names (None when the arrays were not loaded).
     def _array(self, key):
         return None if self.predictions is None else self.predictions.get(key)

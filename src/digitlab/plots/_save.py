@@ -21,9 +21,15 @@ def save_figure(fig, path, *, dpi: int = 110) -> Path:
 
 
 def new_figure(figsize):
+    import os
+    import sys
+
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    # Agg (no window) unless a backend was already chosen: in Jupyter, `%matplotlib inline` (or
+    # the kernel's MPLBACKEND) shows the figure in the notebook, and switching to Agg would hide it
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
     return plt.figure(figsize=figsize, layout="constrained")

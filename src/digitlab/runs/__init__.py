@@ -32,10 +32,10 @@ from ._records import (
                        TaskInfo,
 )
 from ._run import BadRun, Run, read_run, validate_model
-from ._scan import best_run, choose_run, list_runs, resolve_run, scan_runs
+from ._scan import Runs, best_run, choose_run, list_runs, resolve_run, scan_runs
 from ._writer import RunWriter, make_run_id, write_description
 
-__all__ = ["Run", "BadRun", "read_run", "validate_model", "scan_runs", "list_runs", "resolve_run", "choose_run",
+__all__ = ["Run", "Runs", "BadRun", "read_run", "validate_model", "scan_runs", "list_runs", "resolve_run", "choose_run",
            "best_run", "RunWriter", "make_run_id", "write_description", "RunDescription", "DatasetInfo", "SplitInfo",
            "AddInfo", "TaskInfo", "ModelInfo", "FitInfo", "Metrics", "SearchInfo", "InvalidRunDescription",
            "RUN_FORMAT", "RUN_FILE",

@@ -82,6 +82,19 @@ class Run:
                             "(checksums differ); its split cannot be rebuilt")
         return split.add(added, seed=seed, what=s.add.ref)
 
+    def __repr__(self) -> str:
+        i, m = self.info, self.info.metrics
+        task = "" if not self.is_binary else f", detect={i.task.detect!r}"
+        score = m.f1 if self.is_binary else m.test_accuracy
+        shown = f", {'f1' if self.is_binary else 'test_accuracy'}={score:.4f}" if score is not None else ""
+        return f"Run({self.id!r}, {i.dataset.name!r}, {i.model.name!r}{task}{shown})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: what was trained on what, the fit, the key metrics (see :mod:`._display`)."""
+        from ._display import run_html
+
+        return run_html(self)
+
     def metrics(self) -> dict:
         """The metrics run.json holds, as a plain dict (``--json`` output): only those measured."""
         import msgspec

@@ -29,9 +29,40 @@ def scan_runs(runs_dir=None) -> tuple[list[Run], list[BadRun]]:
     return good, bad
 
 
-def list_runs(runs_dir=None) -> list[Run]:
-    """The valid runs of a runs folder, oldest first (see :func:`scan_runs` for the invalid ones)."""
-    return scan_runs(runs_dir)[0]
+class Runs(list):
+    """The valid runs of a runs folder, oldest first: a list of :class:`Run`, shown as a table in
+    Jupyter; ``bad`` holds the runs whose run.json cannot be used, ``root`` the folder."""
+
+    def __init__(self, runs=(), bad=(), root=None):
+        super().__init__(runs)
+        self.bad, self.root = list(bad), root
+
+    def __repr__(self) -> str:
+        ids = ", ".join(r.id for r in self[:3]) + (", …" if len(self) > 3 else "")
+        extra = f", {len(self.bad)} not usable" if self.bad else ""
+        return f"Runs({len(self)} run{'s' * (len(self) != 1)}{extra}: {ids})"
+
+    def _repr_html_(self) -> str:
+        from ._display import runs_html
+
+        return runs_html(self)
+
+    def to_frame(self):
+        """One row per run (the columns of ``digitlab runs``) as a pandas DataFrame, indexed by id."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("Runs.to_frame() needs pandas: pip install pandas") from None
+        from ._display import COLUMNS
+
+        return pd.DataFrame([r.summary() for r in self], columns=COLUMNS + ["created"]).set_index("id")
+
+
+def list_runs(runs_dir=None) -> Runs:
+    """The valid runs of a runs folder, oldest first, as :class:`Runs` (a list; its ``bad`` holds
+    the invalid ones, see :func:`scan_runs`)."""
+    good, bad = scan_runs(runs_dir)
+    return Runs(good, bad, _config.runs_dir(runs_dir))
 
 
 def resolve_run(ref: str | os.PathLike, runs_dir=None) -> Run:

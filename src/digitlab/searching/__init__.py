@@ -11,6 +11,7 @@ against), ``runner`` (:func:`search`), ``_run`` (the run folder it writes).
 
 from ._run import load_search, result_rows, results_table
 from .progress import SearchProgress
+from .results import SearchResults, search_results
 from .runner import KINDS, make_search, search
 from .space import (
            DISTRIBUTIONS,
@@ -21,5 +22,5 @@ from .space import (
            short_key,
 )
 
-__all__ = ["search", "SearchProgress", "make_search", "build_space", "make_distribution", "describe_space",
+__all__ = ["search", "SearchProgress", "SearchResults", "search_results", "make_search", "build_space", "make_distribution", "describe_space",
            "n_candidates", "short_key", "load_search", "results_table", "result_rows", "KINDS", "DISTRIBUTIONS"]
