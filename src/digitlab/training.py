@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -205,7 +205,8 @@ def describe_run(dataset_arg, ds, split, task, *, model: str, params, raw_pixels
     from ._json import plain
 
     return RunDescription(
-        format=RUN_FORMAT, id="", created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        # microseconds: runs made within one second still sort by when they were made (`latest`)
+        format=RUN_FORMAT, id="", created=datetime.now().astimezone().strftime("%Y-%m-%dT%H:%M:%S.%f%z"),
         dataset=DatasetInfo(name=ds.name, ref=_dataset_ref(dataset_arg, ds), source=ds.source,
                             checksums=dict(ds.checksums), verified=bool(ds.verified), shape=list(ds.shape),
                             classes=list(ds.classes)),
