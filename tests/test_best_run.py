@@ -92,3 +92,9 @@ def test_web_default_is_best_and_the_answer_says_why(runs, eight):
     listed = {x["id"]: x for x in client.get("/api/runs").json()}
     assert listed[runs["logreg"].id]["default"] and listed[runs["logreg"].id]["default_reason"].startswith("best: ")
     assert not listed[runs["plain"].id]["default"]
+
+
+def test_a_missing_file_alone_is_named_as_a_file(run_cli, runs):
+    """`digitlab predict typo.png`: a name no run can have is a file, and its error says so."""
+    code, out, err = run_cli("predict", "typo.png", "--runs-dir", runs["root"])
+    assert code == 66 and "typo.png: no such file" in err

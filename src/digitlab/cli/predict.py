@@ -99,10 +99,12 @@ def split_run_arg(args: tuple[str, ...], runs_dir=None) -> tuple[str, tuple[str,
     import os
     from pathlib import Path
 
-    from ..runs import RUN_FILE
+    from ..runs import ID_RE, RUN_FILE
 
     first = args[0]
     is_input = first == "-" or (os.path.lexists(first) and not (Path(first) / RUN_FILE).exists())
+    # a name no run can have (a dot, a slash, ...) is a file, missing or not: say so about the file
+    is_input = is_input or not (ID_RE.match(first) or first.startswith("best:") or (Path(first) / RUN_FILE).exists())
     if is_input:
         return "best", args
     if len(args) == 1:
