@@ -94,14 +94,7 @@ def read_model(zf: zipfile.ZipFile, *, where: str):
     Untrusted names are collected over the whole tree first, so the error lists all of them and
     nothing is constructed from a file that names any.
     """
-    schema = _schema(zf, where)
-    bad: set[str] = set()
-    try:
-        _audit(schema, bad, depth=0, count=[0])
-    except _Refused as exc:
-        raise ModelError(f"{where}: model file corrupted or modified ({exc})") from None
-    if bad:
-        raise ModelError(f"{where}: model contains untrusted types {sorted(bad)}")
+    schema = _audited_schema(zf, where)
     try:
         return _Builder(zf).build(schema)
     except Warning:
@@ -118,14 +111,7 @@ def read_light(zf: zipfile.ZipFile, *, where: str, sklearn_version: str):
     is constructed but arrays and plain values, and scikit-learn is not imported."""
     from ._light import linear_pipeline
 
-    schema = _schema(zf, where)
-    bad: set[str] = set()
-    try:
-        _audit(schema, bad, depth=0, count=[0])
-    except _Refused as exc:
-        raise ModelError(f"{where}: model file corrupted or modified ({exc})") from None
-    if bad:
-        raise ModelError(f"{where}: model contains untrusted types {sorted(bad)}")
+    schema = _audited_schema(zf, where)
     try:
         plain = _PlainBuilder(zf).build(schema)
     except _NotLight:
@@ -135,6 +121,20 @@ def read_light(zf: zipfile.ZipFile, *, where: str, sklearn_version: str):
     except Exception as exc:  # noqa: BLE001 - as in read_model
         raise ModelError(f"{where}: model file corrupted or modified ({type(exc).__name__}: {exc})") from None
     return linear_pipeline(plain, sklearn_version)
+
+
+def _audited_schema(zf: zipfile.ZipFile, where: str) -> dict:
+    """schema.json with every node's kind and type name checked; untrusted names are collected
+    over the whole tree first, so the error lists all of them."""
+    schema = _schema(zf, where)
+    bad: set[str] = set()
+    try:
+        _audit(schema, bad, depth=0, count=[0])
+    except _Refused as exc:
+        raise ModelError(f"{where}: model file corrupted or modified ({exc})") from None
+    if bad:
+        raise ModelError(f"{where}: model contains untrusted types {sorted(bad)}")
+    return schema
 
 
 def _schema(zf: zipfile.ZipFile, where: str) -> dict:

@@ -8,14 +8,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/_live.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/_live.py, tests/_browser.py
 
+from _browser import ARTIFACTS, CHROMIUM, draw  # noqa: E402
 from _live import live_server  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 QUICK = dict(params={"n_neighbors": 1}, limit=500, seed=0, cv=0, figures=False)  # a 1-NN fits in a blink
 
 pytestmark = [
@@ -25,13 +22,6 @@ pytestmark = [
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
 
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory, mnist):
@@ -40,16 +30,6 @@ def base_run(tmp_path_factory, mnist):
     root = tmp_path_factory.mktemp("browser-collect-runs")
     return root, training.train(mnist, "knn", runs_dir=root, **QUICK)
 
-
-def draw(pg, strokes):
-    box = pg.locator("#pad").bounding_box()
-    for stroke in strokes:
-        x, y = stroke[0]
-        pg.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
-        pg.mouse.down()
-        for x, y in stroke[1:]:
-            pg.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=6)
-        pg.mouse.up()
 
 
 def settled_prediction(pg) -> str:

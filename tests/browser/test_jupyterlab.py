@@ -19,11 +19,10 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
+sys.path.insert(0, str(ROOT / "tests"))  # tests/_browser.py
+
+from _browser import ARGS, ARTIFACTS, CHROMIUM  # noqa: E402
 
 pytestmark = [
     pytest.mark.browser,

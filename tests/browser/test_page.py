@@ -12,14 +12,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/_live.py
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/_live.py, tests/_browser.py
 
+from _browser import ARTIFACTS, CHROMIUM, draw  # noqa: E402
 from _live import live_server  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.browser,
@@ -44,13 +41,6 @@ def served(tmp_path_factory, mnist):
         yield base, run
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
 
 @pytest.fixture(scope="module")
 def page(served, browser):
@@ -63,17 +53,6 @@ def page(served, browser):
     assert outside == [], f"the page reached outside 127.0.0.1: {outside}"
     pg.close()
 
-
-def draw(pg, strokes):
-    """Each stroke is a list of (x, y) in 0..1 of the canvas; the mouse moves in small steps."""
-    box = pg.locator("#pad").bounding_box()
-    for stroke in strokes:
-        x, y = stroke[0]
-        pg.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"])
-        pg.mouse.down()
-        for x, y in stroke[1:]:
-            pg.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=6)
-        pg.mouse.up()
 
 
 def shown_digit(pg):
