@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import time
 
 from benchmarks import (
     ROBUSTNESS_IMAGES,
@@ -31,6 +30,7 @@ from benchmarks import (
     load_mnist_split,
     robustness_and_wild,
     run_case,
+    timed_fit,
 )
 
 SECTION = "CNN configurations (MNIST 60k/10k, 3 seeds)"
@@ -47,16 +47,8 @@ def cnn_case(model: str, seed: int, limit: int | None = None, threads: int | Non
     if limit:
         s = s.limit(limit, seed=0)
     pipe = make_model(model, {"random_state": seed} | ({"n_threads": threads} if threads else {}))
-    load_before = os.getloadavg()[0]
-    t0, c0 = time.perf_counter(), time.process_time()
-    pipe.fit(s.X_train, s.y_train)
-    fit, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
-    t0 = time.perf_counter()
-    accuracy = float(pipe.score(s.X_test, s.y_test))
-    predict = time.perf_counter() - t0
-    load_after = os.getloadavg()[0]
-    return {"seconds": fit + predict, "accuracy": accuracy, "fit": fit, "fit_cpu": fit_cpu, "predict": predict,
-            "iterations": int(pipe[-1].n_iter_), "load": [round(load_before, 1), round(load_after, 1)],
+    t = timed_fit(pipe, s)
+    return {"seconds": t["fit"] + t["predict"], **t, "iterations": int(pipe[-1].n_iter_),
             "threads": pipe[-1].n_threads} | robustness_and_wild(pipe, s.test)
 
 

@@ -19,7 +19,6 @@ and its seed spread are in ``bench_cnn.py``.
 from __future__ import annotations
 
 import os
-import time
 
 from benchmarks import (
     keep_rows,
@@ -27,6 +26,7 @@ from benchmarks import (
     robustness_and_wild,
     run_case,
     summarise,
+    timed_fit,
 )
 
 SECTION = "accuracy ladder (MNIST 60k/10k)"
@@ -53,13 +53,8 @@ def ladder_case(model: str, limit: int | None = None, robust: bool = False) -> d
         pipe = KNeighborsClassifier(n_neighbors=4, weights="distance", n_jobs=-1)
     else:
         pipe = make_model(model)
-    load = os.getloadavg()[0]
-    t0, c0 = time.perf_counter(), time.process_time()
-    pipe.fit(s.X_train, s.y_train)
-    fit, fit_cpu = time.perf_counter() - t0, time.process_time() - c0
-    t0 = time.perf_counter()
-    accuracy = float(pipe.score(s.X_test, s.y_test))
-    predict = time.perf_counter() - t0
+    t = timed_fit(pipe, s)
+    load, fit, fit_cpu, accuracy, predict = t["load"][0], t["fit"], t["fit_cpu"], t["accuracy"], t["predict"]
     clf = pipe[-1] if hasattr(pipe, "steps") else pipe
     epochs = getattr(clf, "n_iter_", None)
     out = {"seconds": fit + predict, "accuracy": accuracy,

@@ -128,12 +128,7 @@ def shift_augment(images, y, shifts=SHIFTS):
     >>> X[1].reshape(3, 3)[1].tolist()  # shifted one pixel left
     [255, 0, 0]
     """
-    images = np.asarray(images)
-    y = np.asarray(y)
-    if images.ndim != 3:
-        raise ParameterError(f"shift_augment: expected images of shape (n, height, width), got {images.shape}")
-    if len(images) != len(y):
-        raise ParameterError(f"shift_augment: {len(images)} images but {len(y)} labels")
+    images, y = _images_and_labels(images, y, "shift_augment")
     n, h, w = images.shape
     X = np.empty((n * (1 + len(shifts)), h, w), dtype=images.dtype)
     X[:n] = images
@@ -164,12 +159,7 @@ def augment_copies(images, y, kinds, seed: int = 0):
         The labels, repeated: no kind changes what digit an image shows.
     """
     kinds = parse_augment(kinds)
-    images = np.asarray(images)
-    y = np.asarray(y)
-    if images.ndim != 3:
-        raise ParameterError(f"augment_copies: expected images of shape (n, height, width), got {images.shape}")
-    if len(images) != len(y):
-        raise ParameterError(f"augment_copies: {len(images)} images but {len(y)} labels")
+    images, y = _images_and_labels(images, y, "augment_copies")
     if "shift" in kinds:
         X, _ = shift_augment(images, y)
         blocks = [X.reshape(-1, *images.shape[1:])]
@@ -241,3 +231,13 @@ def random_thickness(images, rng):
 
 
 _RANDOM = {"affine": random_affine, "elastic": random_elastic, "thickness": random_thickness}
+
+
+def _images_and_labels(images, y, where: str):
+    """*images* as an (n, height, width) array and *y* as n labels, or a ParameterError naming *where*."""
+    images, y = np.asarray(images), np.asarray(y)
+    if images.ndim != 3:
+        raise ParameterError(f"{where}: expected images of shape (n, height, width), got {images.shape}")
+    if len(images) != len(y):
+        raise ParameterError(f"{where}: {len(images)} images but {len(y)} labels")
+    return images, y
