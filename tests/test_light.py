@@ -94,3 +94,27 @@ def test_light_loading_keeps_every_check(linear_runs, tmp_path):
     (copy / "model.skops").write_bytes(bytes(data))
     with pytest.raises(ModelError, match="SHA-256 differs"):
         read_run(copy).load_model(light=True)
+
+
+@pytest.mark.parametrize("light", [True, False])
+def test_non_finite_weights_are_refused_when_loading(linear_runs, tmp_path, light):
+    """A run whose model (SHA-256 updated to match) holds a NaN weight: exit 65 at load, not an
+    internal error at the first prediction — through the numpy-only reader and the full one."""
+    import shutil
+
+    import msgspec
+
+    from digitlab.exceptions import ModelError
+    from digitlab.persist import save_model
+    from digitlab.runs import write_description
+
+    copy = tmp_path / linear_runs["logreg"].id
+    shutil.copytree(linear_runs["logreg"].path, copy)
+    run = read_run(copy)
+    model = run.load_model()
+    model[-1].coef_[0, 0] = np.nan
+    sha = save_model(model, run.model_path)
+    write_description(copy, msgspec.structs.replace(run.info, model=msgspec.structs.replace(run.info.model,
+                                                                                          sha256=sha)))
+    with pytest.raises(ModelError, match=r"coef_ holds NaN or infinity"):
+        read_run(copy).load_model(light=light)

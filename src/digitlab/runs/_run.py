@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .._files import read_input_bytes
 from ..exceptions import DataError, InputMissingError, ModelError
 from . import _records
@@ -145,6 +147,12 @@ def validate_model(model, path, *, n_features=None, n_classes=None) -> None:
     nf = getattr(model, "n_features_in_", None)
     if n_features is not None and nf is not None and nf != n_features:
         raise ModelError(f"{path}: model expects {nf} features, run.json says {n_features}")
+    # a linear model's weights must be numbers: NaN or infinity would fail on every prediction
+    clf = model[-1] if hasattr(model, "steps") else model
+    for attr in ("coef_", "intercept_"):
+        w = getattr(clf, attr, None)
+        if isinstance(w, np.ndarray) and w.dtype.kind == "f" and not np.isfinite(w).all():
+            raise ModelError(f"{path}: model file corrupted or modified ({attr} holds NaN or infinity)")
     classes = getattr(model, "classes_", None)
     if n_classes is not None and classes is not None and len(classes) != n_classes:
         raise ModelError(f"{path}: model has {len(classes)} classes, run.json says {n_classes}")
