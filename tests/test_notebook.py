@@ -278,3 +278,51 @@ def test_download_bar_in_a_kernel_is_one_output(tmp_path):
     outs = nb.cells[0].outputs
     assert len(outs) == 1
     assert re.fullmatch(r"✓ train-images-idx3-ubyte\.gz \(2\.0 MB, [\d.]+ s\)", outs[0]["data"]["text/plain"])
+
+
+def test_study_progress_in_a_kernel_is_one_output_with_every_step(tmp_path):
+    """The study's steps run at once (a pool fits while this process evaluates): in a kernel they
+    share one output, each ending as a ✓ line, in the order they end."""
+    v4 = nbformat.v4
+    nb = v4.new_notebook(cells=[v4.new_code_cell(
+        "from digitlab.study import run_study\n"
+        f"res = run_study('digits', out={str(tmp_path / 'r.html')!r}, runs_dir={str(tmp_path / 'runs')!r}, n_jobs=2)")])
+    N.execute(nb, cwd=tmp_path, timeout=600)
+    outs = nb.cells[0].outputs
+    assert len(outs) == 1 and outs[0]["output_type"] == "display_data", outs
+    lines = outs[0]["data"]["text/plain"].splitlines()
+    assert len(lines) == 6 and all(re.fullmatch(r"✓ \[\d/6\] .+  \(\d+\.\d s\)", ln) for ln in lines), lines
+    assert sorted(ln.split("/")[0] for ln in lines) == [f"✓ [{k}" for k in range(1, 7)]
+    assert lines[0].startswith("✓ [1/6] loading digits") and "writing the report" in lines[-1]
+
+
+def test_search_shows_live_progress_in_a_kernel(tmp_path):
+    """search(progress=True) in Jupyter: one output, updated as candidates finish (the live
+    updates carry the count and the best so far; the saved output keeps the ✓ line)."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name=N.KERNEL, cwd=str(tmp_path), stderr=subprocess.DEVNULL)
+    texts, outputs = [], []
+
+    def hook(msg):
+        if msg["msg_type"] in ("display_data", "update_display_data"):
+            texts.append(msg["content"]["data"].get("text/plain", ""))
+            if msg["msg_type"] == "display_data":
+                outputs.append(msg)
+        elif msg["msg_type"] == "stream":
+            outputs.append(msg)
+
+    try:
+        reply = kc.execute_interactive(
+            "from digitlab.searching import search\n"
+            f"run = search('digits', 'logreg', grid={{'C': [0.01, 0.1, 1]}}, cv=2, n_jobs=1, test_size=0.25, "
+            f"evaluate=False, runs_dir={str(tmp_path / 'runs')!r}, progress=True)",
+            timeout=600, output_hook=hook)
+        assert reply["content"]["status"] == "ok", reply["content"]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    assert len(outputs) == 1, outputs  # one display, no stream output
+    assert any(re.search(r"searching logreg on 1,347 digits images: 3/3 candidates, best 0\.\d{4} \(C=", t)
+               for t in texts), texts
+    assert re.fullmatch(r"✓ searching logreg on 1,347 digits images \(\d+\.\d s\)", texts[-1]), texts

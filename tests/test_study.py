@@ -36,6 +36,17 @@ def test_study_cli_quick_on_mnist(run_cli, mnist_dir, tmp_path, monkeypatch):
     assert len(list((tmp_path / "runs").iterdir())) == 4
     assert d["runs"]["logreg"]["test_accuracy"] > 0.85
     assert d["runs"]["detector"]["dummy_cv_mean"] == pytest.approx(0.9097, abs=0.01)
+    # its fits ran together in one pool, and every number equals a train() of the same step alone
+    from test_scheduling import assert_same_runs
+
+    from digitlab import datasets
+    from digitlab.runs import read_run
+    from digitlab.study import study_trainings
+
+    assert {s["where"] for s in d["timeline"] if ": fit " in s["what"]} == {"worker 1", "worker 2"}
+    ds = datasets.load("mnist", data_dir=mnist_dir)
+    runs = {key: read_run(r["path"]) for key, r in d["runs"].items()}
+    assert_same_runs(runs, study_trainings(ds, quick=True, runs_dir=tmp_path / "alone"), ds)
 
 
 FASHION = "/usr/share/datasets/fashion-mnist"

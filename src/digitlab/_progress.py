@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from contextlib import nullcontext
+from contextvars import ContextVar
 
 
 def in_jupyter() -> bool:
@@ -23,16 +24,48 @@ def in_jupyter() -> bool:
     return ip is not None and getattr(ip, "kernel", None) is not None
 
 
+# The status line of the step running in this context, for work deep inside it (a CNN's epochs)
+# to report into with :func:`report` without being handed it.
+_current: ContextVar = ContextVar("digitlab_status", default=None)
+
+
 def status(enabled: bool, label: str):
-    """A context manager showing *label* while its block runs (``.update(text)`` changes the text);
-    nothing when not *enabled*."""
+    """A context manager showing *label* while its block runs; ``.update(text)``, or
+    :func:`report` from anything the block calls, adds *text* after the label. Nothing when not
+    *enabled*."""
     if not enabled:
         return nullcontext()
     if in_jupyter():
-        return _CellStatus(label)
+        return _Reporting(_CellStatus(label), label)
     from rich.console import Console
 
-    return Console(stderr=True).status(f"{label} …", spinner="dots")
+    return _Reporting(Console(stderr=True).status(f"{label} …", spinner="dots"), label)
+
+
+def report(text: str) -> None:
+    """Show *text* (``epoch 3/5, loss 0.1234``) on the running step's status line, if there is one."""
+    line = _current.get()
+    if line is not None:
+        line.update(text)
+
+
+class _Reporting:
+    """A status display that :func:`report` reaches while its block runs."""
+
+    def __init__(self, display, label: str):
+        self.display, self.label = display, label
+
+    def __enter__(self):
+        self.display.__enter__()
+        self._token = _current.set(self)
+        return self
+
+    def update(self, text: str) -> None:
+        self.display.update(f"{self.label}: {text.rstrip(' …')} …")
+
+    def __exit__(self, *exc):
+        _current.reset(self._token)
+        return self.display.__exit__(*exc)
 
 
 class _CellStatus:
@@ -116,3 +149,89 @@ class CellBar:
 def bar(enabled: bool, label: str):
     """:class:`CellBar` in Jupyter; ``None`` elsewhere (the caller keeps its terminal bar)."""
     return CellBar(label) if enabled and in_jupyter() else None
+
+
+class Board:
+    """Several steps running at once (``digitlab study``): one line per running step with what it
+    has done (``2/4 fits``), and a ``✓ label (12.3 s)`` line as each ends, in the order they end.
+
+    A terminal gets rich's live :class:`~rich.progress.Progress` on stderr; Jupyter one output
+    updated in place, as :class:`_CellStatus`; nothing when not *enabled*. Steps are named by a
+    key; every method is called from one thread.
+    """
+
+    def __init__(self, enabled: bool, total: int):
+        self.enabled, self.total, self.k = enabled, total, 0
+        self.steps: dict = {}  # key -> [label, t0, done, of, unit, then, (rich task id)]
+        self.finished: list = []  # "✓ [k/total] label (s)" lines (Jupyter)
+        self.timings: dict = {}  # label -> wall seconds from start to end
+        self._live = self._handle = None
+
+    def __enter__(self):
+        if self.enabled and in_jupyter():
+            from IPython.display import display
+
+            self._handle = display({"text/plain": ""}, raw=True, display_id=True)
+        elif self.enabled:
+            from rich.console import Console
+            from rich.progress import (
+                Progress,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+
+            self._live = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                  TextColumn("[dim]{task.fields[count]}"), TimeElapsedColumn(),
+                                  console=Console(stderr=True, highlight=False), transient=True)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self._live is not None:
+            self._live.__exit__(*exc)
+        elif self._handle is not None and exc[0] is not None:
+            for label, *_ in self.steps.values():
+                self.finished.append(f"✗ {label} (stopped)")
+            self._handle.update({"text/plain": "\n".join(self.finished)}, raw=True)
+        return False
+
+    def start(self, key, label: str, of: int = 0, unit: str = "", then: str = "") -> None:
+        """A step begins; *of* > 0 counts its parts (``advance``) as ``done/of unit``, and *then*
+        is shown once all are done (what the step does after them)."""
+        self.k += 1
+        label = f"[{self.k}/{self.total}] {label}"
+        self.steps[key] = [label, time.perf_counter(), 0, of, unit, then]
+        if self._live is not None:
+            self.steps[key].append(self._live.add_task(label, count=self._count(key)))
+        self._show()
+
+    def advance(self, key, n: int = 1) -> None:
+        self.steps[key][2] += n
+        if self._live is not None:
+            self._live.update(self.steps[key][6], count=self._count(key))
+        self._show()
+
+    def end(self, key) -> float:
+        """The step is over: its line becomes a ✓ line; returns its wall seconds."""
+        step = self.steps.pop(key)
+        label, dt = step[0], time.perf_counter() - step[1]
+        self.timings[label.split("] ", 1)[1]] = round(dt, 2)
+        line = f"✓ {label}  ({dt:.1f} s)"
+        if self._live is not None:
+            self._live.remove_task(step[6])
+            self._live.console.print(f"[green]✓[/] {label}  [dim]{dt:.1f} s[/]")
+        self.finished.append(line)
+        self._show()
+        return dt
+
+    def _count(self, key) -> str:
+        _, _, done, of, unit, then = self.steps[key][:6]
+        return then if then and done >= of else f"{done}/{of} {unit}" if of else ""
+
+    def _show(self) -> None:
+        if self._handle is None:
+            return
+        running = [f"… {label}" + (f"  {self._count(k)}" if self._count(k) else "")
+                   for k, (label, *_) in self.steps.items()]
+        self._handle.update({"text/plain": "\n".join(self.finished + running)}, raw=True)

@@ -67,3 +67,18 @@ def guarded_backend():
                                   inner_max_num_threads=active.inner_max_num_threads,
                                   **active.backend_kwargs)
     return None
+
+
+def run_parallel(calls: list, n_jobs: int, *, what: str = "cross-validation") -> list:
+    """``joblib.Parallel`` over *calls* with :func:`guarded_backend`; a worker that died (killed
+    for memory, most often) is a :class:`~digitlab.exceptions.WorkerError` naming *what* ran."""
+    from joblib import Parallel
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    from .exceptions import WorkerError
+
+    try:
+        return Parallel(n_jobs=n_jobs, backend=guarded_backend())(calls)
+    except TerminatedWorkerError:
+        raise WorkerError(f"{what}: a worker process died (out of memory?) with {n_jobs} workers; "
+                          "try --n-jobs 1 or --cv 0") from None

@@ -68,6 +68,11 @@ def fit_model(model, X, y, *, progress: bool = False, label: str = "fitting") ->
                    max_iter=max_iter if isinstance(max_iter, int) else None, converged=converged, warnings=conv)
 
 
+def fit_returning(model, X, y) -> tuple:
+    """``(model, fit_model(model, X, y))``: a fit as a pool's job, which hands back the fitted copy."""
+    return model, fit_model(model, X, y)
+
+
 def progress_status(progress: bool, label: str):
     """A live status line while a step runs (terminal or Jupyter, see :mod:`digitlab._progress`)."""
     from ._progress import status

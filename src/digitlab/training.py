@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from .fitting import (
     DEFAULT_CV,
     default_cv,
     fit_model,
+    fit_returning,
     library_versions,
     progress_status,
 )
@@ -31,7 +33,7 @@ from .runs import (
     read_run,
 )
 
-__all__ = ["train", "describe_run", "DEFAULT_CV", "default_cv"]
+__all__ = ["train", "Training", "describe_run", "DEFAULT_CV", "default_cv"]
 
 
 def train(dataset="mnist", model="logreg", *, params: dict | None = None, detect: int | None = None,
@@ -102,63 +104,121 @@ def train(dataset="mnist", model="logreg", *, params: dict | None = None, detect
     >>> run.info.metrics.test_accuracy  # doctest: +SKIP
     0.96
     """
-    from . import datasets as dsets
-    from .augment import parse_augment
-    from .datasets.dataset import check_seed
-    from .models import make_model
+    t = Training(dataset, model, params=params, detect=detect, raw_pixels=raw_pixels, augment=augment,
+                 test_size=test_size, seed=seed, limit=limit, stratify=stratify, evaluate=evaluate, cv=cv,
+                 target_precision=target_precision, figures=figures, train_sample=train_sample,
+                 runs_dir=runs_dir, data_dir=data_dir, cache_dir=cache_dir, progress=progress, add=add)
+    if not t.pooled:  # one fit: here, with its progress line (a pool would only add start-up)
+        return t.finish([t.fit_here()])
+    from ._workers import run_parallel
+    from .evaluation.cv import default_n_jobs, runs_own_threads
 
-    check_seed(seed)  # before loading the data; the rest is checked against it below
-    kinds = parse_augment(augment)
-    cv = default_cv(model) if cv is None else cv
-    if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv == 1 or cv < 0:
-        raise ParameterError(f"cv={cv!r}: use 0 to skip cross-validation, or 2 or more folds")
-    ds = dataset if isinstance(dataset, dsets.Dataset) else dsets.load(
-        dataset, data_dir=data_dir, cache_dir=cache_dir, progress=progress, download=True)
-    pipe = make_model(model, params, raw_pixels=raw_pixels)
-    own_batches = _set_own_augment(pipe, kinds, params)
-    task = dsets.Task(ds.classes, detect)
-    split = ds.train_test(test_size, seed=seed, limit=limit, stratify=stratify)
-    add_info = None
-    if add is not None:
-        split, add_info = _add_samples(split, add, seed)
-    X_train, y_train = split.X_train, split.y_train
-    copies = bool(kinds) and not own_batches
-    if copies:
-        from .augment import augment_copies
+    # the final fit and the CV folds share one worker pool, so no core sits idle
+    n_jobs = 1 if runs_own_threads(t.pipe) else default_n_jobs(len(t.calls), np.asarray(t.X_train).size)
+    with progress_status(progress, f"{t.label}, with {t.cv} cross-validation folds alongside"):
+        t0 = time.perf_counter()
+        out = run_parallel(t.calls, n_jobs)
+    return t.finish(out, seconds=time.perf_counter() - t0)
 
-        X_train, y_train = augment_copies(split.train.images, y_train, kinds, seed=seed)
-    y_train = task.target(y_train)
-    _check_data(pipe, split, y_train, task, cv=cv if evaluate else 0, limit=limit, name=ds.name)
-    run_id = make_run_id(ds.name, model, f"detect{detect}" if detect is not None else "")
-    with RunWriter(run_id, runs_dir) as w:
-        label = f"fitting {model} on {len(y_train):,} {ds.name} images"
-        cvr = None
-        if evaluate and cv >= 2 and not copies:
-            # the final fit and the CV folds share one worker pool, so no core sits idle
-            from .evaluation.cv import cross_validate
 
-            with progress_status(progress, f"{label}, with {cv} cross-validation folds alongside"):
-                cvr = cross_validate(pipe, X_train, y_train, cv=cv, binary=task.is_binary, final=True)
-            pipe, fit = cvr.final_model, cvr.final_fit
+class Training:
+    """One :func:`train` call, split where a scheduler can step in.
+
+    Building it checks everything and prepares the data (nothing is fitted or written);
+    :attr:`calls` are the fits, as joblib calls any pool can run (the final fit first, then the
+    CV folds); :meth:`finish` takes their outputs, in the order of :attr:`calls`, and writes the
+    run folder (model, description, evaluation, figures). ``train`` runs the calls in a pool of
+    their own; ``digitlab study`` runs the calls of all its trainings in one pool
+    (:mod:`digitlab.scheduling`). The parameters are :func:`train`'s.
+    """
+
+    def __init__(self, dataset="mnist", model="logreg", *, params=None, detect=None, raw_pixels=False,
+                 augment=False, test_size=None, seed=0, limit=None, stratify=True, evaluate=True, cv=None,
+                 target_precision=0.9, figures=True, train_sample=None, runs_dir=None, data_dir=None,
+                 cache_dir=None, progress=False, add=None):
+        from . import datasets as dsets
+        from .augment import parse_augment
+        from .datasets.dataset import check_seed
+        from .models import make_model
+
+        check_seed(seed)  # before loading the data; the rest is checked against it below
+        kinds = parse_augment(augment)
+        cv = default_cv(model) if cv is None else cv
+        if isinstance(cv, bool) or not isinstance(cv, (int, np.integer)) or cv == 1 or cv < 0:
+            raise ParameterError(f"cv={cv!r}: use 0 to skip cross-validation, or 2 or more folds")
+        ds = dataset if isinstance(dataset, dsets.Dataset) else dsets.load(
+            dataset, data_dir=data_dir, cache_dir=cache_dir, progress=progress, download=True)
+        pipe = make_model(model, params, raw_pixels=raw_pixels)
+        self.own_batches = _set_own_augment(pipe, kinds, params)
+        task = dsets.Task(ds.classes, detect)
+        split = ds.train_test(test_size, seed=seed, limit=limit, stratify=stratify)
+        self.add_info = None
+        if add is not None:
+            split, self.add_info = _add_samples(split, add, seed)
+        X_train, y_train = split.X_train, split.y_train
+        self.copies = bool(kinds) and not self.own_batches
+        if self.copies:
+            from .augment import augment_copies
+
+            X_train, y_train = augment_copies(split.train.images, y_train, kinds, seed=seed)
+        y_train = task.target(y_train)
+        _check_data(pipe, split, y_train, task, cv=cv if evaluate else 0, limit=limit, name=ds.name)
+        self.dataset, self.ds, self.model, self.params, self.pipe = dataset, ds, model, params, pipe
+        self.task, self.split, self.X_train, self.y_train, self.kinds = task, split, X_train, y_train, kinds
+        self.cv, self.evaluate, self.figures, self.progress = cv, evaluate, figures, progress
+        self.raw_pixels, self.test_size, self.seed, self.limit, self.stratify = (
+            raw_pixels, test_size, seed, limit, stratify)
+        self.target_precision, self.train_sample, self.runs_dir = target_precision, train_sample, runs_dir
+        self.label = f"fitting {model} on {len(y_train):,} {ds.name} images"
+        self.cv_jobs = None
+        # with CV the fits go to a worker pool (train's own, or a study's); one fit runs here
+        self.pooled = bool(evaluate and cv >= 2 and not self.copies)
+        if self.pooled:
+            from .evaluation.cv import cv_jobs
+
+            self.cv_jobs = cv_jobs(pipe, X_train, y_train, cv=cv, binary=task.is_binary, final=True)
+            self.calls = self.cv_jobs.calls
         else:
-            fit = fit_model(pipe, X_train, y_train, progress=progress, label=label)
+            from joblib import delayed
+
+            self.calls = [delayed(fit_returning)(pipe, X_train, y_train)]
+
+    def fit_here(self):
+        """The one fit of a training without cross-validation, in this process with its progress
+        line; returns what its call would."""
+        return self.pipe, fit_model(self.pipe, self.X_train, self.y_train, progress=self.progress,
+                                    label=self.label)
+
+    def finish(self, outputs: list, *, seconds: float = 0.0) -> Run:
+        """Write the run folder from the outputs of :attr:`calls`; return the run."""
+        from .augment import parse_augment
         from .persist import save_model
 
-        info = describe_run(dataset, ds, split, task, model=model, params=params, raw_pixels=raw_pixels,
-                            estimator=pipe[-1], fit=fit, test_size=test_size, seed=seed, limit=limit,
-                            stratify=stratify, augment=parse_augment(pipe[-1].augment) if own_batches else kinds,
-                            augment_how="per batch" if own_batches else "copies" if copies else "",
-                            sha256=save_model(pipe, w.path / MODEL_FILE), add=add_info)
-        w.write_description(info)
-        if evaluate:
-            from .evaluation import evaluate_run
-            from .plots.figure_set import drawer
+        cvr = None
+        if self.cv_jobs is not None:
+            cvr = self.cv_jobs.collect(outputs, seconds)
+            pipe, fit = cvr.final_model, cvr.final_fit
+        else:
+            ((pipe, fit),) = outputs
+        run_id = make_run_id(self.ds.name, self.model, f"detect{self.task.detect}" if self.task.detect is not None else "")
+        with RunWriter(run_id, self.runs_dir) as w:
+            info = describe_run(self.dataset, self.ds, self.split, self.task, model=self.model, params=self.params,
+                                raw_pixels=self.raw_pixels, estimator=pipe[-1], fit=fit, test_size=self.test_size,
+                                seed=self.seed, limit=self.limit, stratify=self.stratify,
+                                augment=parse_augment(pipe[-1].augment) if self.own_batches else self.kinds,
+                                augment_how="per batch" if self.own_batches else "copies" if self.copies else "",
+                                sha256=save_model(pipe, w.path / MODEL_FILE), add=self.add_info)
+            w.write_description(info)
+            if self.evaluate:
+                from .evaluation import evaluate_run
+                from .plots.figure_set import drawer
 
-            evaluate_run(Run(w.path, info), split=split, model=pipe, cv=cv, target_precision=target_precision,
-                         progress=progress, cv_result=cvr, train_sample=train_sample,
-                         figures=drawer(split.test.images, pipe) if figures else None)
-        final = w.commit()
-    return read_run(final)
+                evaluate_run(Run(w.path, info), split=self.split, model=pipe, cv=self.cv,
+                             target_precision=self.target_precision, progress=self.progress, cv_result=cvr,
+                             train_sample=self.train_sample,
+                             figures=drawer(self.split.test.images, pipe) if self.figures else None)
+            final = w.commit()
+        return read_run(final)
 
 
 def _add_samples(split, add, seed):

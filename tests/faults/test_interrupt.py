@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from _faultproc import part_entries, snapshot, start, wait_for
+from _faultproc import loky_workers, part_entries, snapshot, start, wait_for
 
 SIGINT_WAIT = 20  # seconds: generous bound on a loaded 2-core machine; the issue asks for "a few"
 
@@ -57,3 +57,29 @@ def test_ctrl_c_during_search(tmp_path, earlier_run, mnist_dir, jobs):
     _interrupt_and_check(proc, err, tmp_path, earlier_run)
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
+
+
+def test_ctrl_c_during_study(tmp_path, earlier_run, mnist_dir):
+    """SIGINT while the pool fits and this process evaluates: exit 130, the runs already finished
+    stay whole, no temp folder, no report, the worker processes gone."""
+    import psutil
+
+    from digitlab.runs import scan_runs
+
+    proc, err = start(["study", "--quick", "--dataset", "mnist", "-o", tmp_path / "r.html"], tmp_path,
+                      data_dir=mnist_dir)
+    runs = tmp_path / "runs"
+    # the dummy is finished (this process), the detector's and logreg's fits are in the pool
+    wait_for(lambda: any(p.name.endswith("-dummy") for p in runs.iterdir()), proc, what="the dummy's run")
+    workers = loky_workers(psutil.Process(proc.pid))
+    proc.send_signal(signal.SIGINT)
+    code = proc.wait(timeout=SIGINT_WAIT)
+    text = err.read_text()
+    assert code == 130 and "interrupted" in text and "Traceback" not in text, text
+    assert part_entries(runs) == []
+    found, bad = scan_runs(runs)
+    assert bad == [] and {r.info.model.name for r in found} >= {"dummy"}
+    assert all(snapshot(runs)[name] == data for name, data in earlier_run.items())  # untouched
+    assert not (tmp_path / "r.html").exists()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert workers and not alive

@@ -50,6 +50,7 @@ def study(dataset, quick, out, seed, runs_dir, data_dir, cache_dir, as_json):
                     cache_dir=cache_dir, progress=show_progress() and not as_json, seed=seed)
     if as_json:
         print_json({"report": str(res.report), "seconds": round(res.seconds, 2), "timings": res.timings,
+                    "timeline": res.timeline,
                     "runs": {k: {"path": str(r.path), **r.metrics()} for k, r in res.runs.items()}})
         return
     det, lr = res.runs["detector"].metrics(), res.runs["logreg"].metrics()

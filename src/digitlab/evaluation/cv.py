@@ -17,7 +17,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ..exceptions import ParameterError, WorkerError
+from ..exceptions import ParameterError
 from ..runs import FitInfo
 from .scoring import score
 
@@ -150,10 +150,59 @@ def _fit_fold(model, X, y, train, test, binary):
     return s.y_pred, s.y_score, fit_s, cpu_s, msgs
 
 
-def _fit_final(model, X, y):
-    from ..fitting import fit_model
+@dataclass
+class CVJobs:
+    """The fits of one cross-validation, as joblib calls any pool can run, and how to read them.
 
-    return model, fit_model(model, X, y)
+    ``calls`` holds the final fit first (when asked; the longest job starts first), then one fit
+    per fold. :func:`cross_validate` runs them in a pool of its own; ``digitlab study`` runs the
+    calls of several trainings in one pool (:mod:`digitlab.scheduling`), so no core waits.
+    """
+
+    calls: list
+    splits: list
+    y: np.ndarray
+    binary: bool
+    final: bool
+
+    def collect(self, out: list, seconds: float = 0.0) -> CVResult:
+        """The :class:`CVResult` from the calls' outputs, in the order of ``calls``."""
+        from sklearn.metrics import accuracy_score
+
+        out = list(out)
+        final_model, final_fit = out.pop(0) if self.final else (None, None)
+        y = self.y
+        y_pred = np.empty(len(y), dtype=np.asarray(out[0][0]).dtype)
+        y_score = np.empty(len(y), dtype=np.float64) if self.binary and out[0][1] is not None else None
+        fold = np.empty(len(y), dtype=np.int8)
+        scores, fit_seconds, cpu, msgs = [], [], 0.0, []
+        for k, ((_, te), (pred, sc, fit_s, cpu_s, w)) in enumerate(zip(self.splits, out)):
+            y_pred[te] = pred
+            if y_score is not None:
+                y_score[te] = sc
+            fold[te] = k
+            # the same metric as cross_val_score's default scorer for classifiers
+            scores.append(float(accuracy_score(y[te], pred)))
+            fit_seconds.append(round(fit_s, 3))
+            cpu += cpu_s
+            msgs += [m for m in w if m not in msgs]
+        return CVResult(scores, y_pred, y_score, fold, fit_seconds, round(cpu, 3), msgs, round(seconds, 3),
+                        final_model, final_fit)
+
+
+def cv_jobs(model, X, y, *, cv: int = 3, binary: bool = False, final: bool = False) -> CVJobs:
+    """The fits :func:`cross_validate` runs (parameters as there), without running them."""
+    from joblib import delayed
+    from sklearn.base import clone
+
+    from ..fitting import fit_returning
+
+    y = np.asarray(y)
+    splits = folds(y, cv)
+    calls = [delayed(_fit_fold)(clone(model), X, y, tr, te, binary) for tr, te in splits]
+    if final:
+        calls.insert(0, delayed(fit_returning)(clone(model), X, y))  # the longest job starts first
+    return CVJobs(calls, splits, y, binary, final)
 
 
 def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: int | None = None,
@@ -180,45 +229,15 @@ def cross_validate(model, X, y, *, cv: int = 3, binary: bool = False, n_jobs: in
         result). On two cores the final fit then fills the core a lone last fold leaves idle,
         instead of running on its own before or after the folds.
     """
-    from joblib import Parallel, delayed
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
-    from sklearn.base import clone
-    from sklearn.metrics import accuracy_score
+    from .._workers import run_parallel
 
-    from .._workers import guarded_backend
-
-    splits = folds(y, cv)
+    jobs = cv_jobs(model, X, y, cv=cv, binary=binary, final=final)
     if runs_own_threads(model):
         n_jobs = 1  # its fits already use the cores: parallel folds would multiply the threads
     n_jobs = default_n_jobs(cv + final, np.asarray(X).size) if n_jobs is None else n_jobs
     t0 = time.perf_counter()
-    jobs = [delayed(_fit_fold)(clone(model), X, y, tr, te, binary) for tr, te in splits]
-    if final:
-        jobs.insert(0, delayed(_fit_final)(clone(model), X, y))  # the longest job starts first
-    try:
-        out = Parallel(n_jobs=n_jobs, backend=guarded_backend())(jobs)
-    except TerminatedWorkerError:
-        raise WorkerError(f"cross-validation: a worker process died (out of memory?) with {n_jobs} workers; "
-                          "try --n-jobs 1 or --cv 0") from None
-    seconds = time.perf_counter() - t0
-    final_model, final_fit = out.pop(0) if final else (None, None)
-
-    y_pred = np.empty(len(y), dtype=np.asarray(out[0][0]).dtype)
-    y_score = np.empty(len(y), dtype=np.float64) if binary and out[0][1] is not None else None
-    fold = np.empty(len(y), dtype=np.int8)
-    scores, fit_seconds, cpu, msgs = [], [], 0.0, []
-    for k, ((_, te), (pred, sc, fit_s, cpu_s, w)) in enumerate(zip(splits, out)):
-        y_pred[te] = pred
-        if y_score is not None:
-            y_score[te] = sc
-        fold[te] = k
-        # the same metric as cross_val_score's default scorer for classifiers
-        scores.append(float(accuracy_score(y[te], pred)))
-        fit_seconds.append(round(fit_s, 3))
-        cpu += cpu_s
-        msgs += [m for m in w if m not in msgs]
-    return CVResult(scores, y_pred, y_score, fold, fit_seconds, round(cpu, 3), msgs, round(seconds, 3),
-                    final_model, final_fit)
+    out = run_parallel(jobs.calls, n_jobs)
+    return jobs.collect(out, time.perf_counter() - t0)
 
 
 def dummy_scores(y, cv: int = 3) -> list[float]:

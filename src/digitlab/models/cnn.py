@@ -237,6 +237,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                                                        total_steps=epochs * batches_per_epoch)
         loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=self.label_smoothing)
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        from .._progress import report
+
+        every = max(1, batches_per_epoch // 10)
         history = []
         with _progress(self.verbose) as progress:
             for epoch in range(1, epochs + 1):
@@ -258,6 +261,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                     total_loss += float(loss.detach()) * len(idx)
                     correct += float((out.argmax(1) == yb).sum())
                     progress.update(task, advance=1, loss=total_loss / bounds[b + 1])
+                    if (b + 1) % every == 0:  # the caller's status line, if it has one (train(progress=True))
+                        report(f"epoch {epoch}/{epochs}, {100 * (b + 1) // batches_per_epoch}%, "
+                               f"loss {total_loss / bounds[b + 1]:.4f}")
                 progress.remove_task(task)
                 row = {"epoch": epoch, "loss": total_loss / n, "train_accuracy": correct / n,
                        "seconds": time.perf_counter() - t0}

@@ -73,7 +73,7 @@ def search(dataset="mnist", model: str = "logreg", *, grid: dict | None = None,
            limit: int | None = None, stratify: bool = True, cluster: str | None = None,
            n_jobs: int = -1, evaluate: bool = True, runs_dir=None, data_dir=None, cache_dir=None,
            callback: Callable[[SearchProgress], None] | None = None,
-           echo: Callable[[str], None] | None = None):
+           echo: Callable[[str], None] | None = None, progress: bool = False):
     """Search model parameters by cross-validation and write the best model as a run folder.
 
     Parameters
@@ -122,6 +122,8 @@ def search(dataset="mnist", model: str = "logreg", *, grid: dict | None = None,
         Called with a :class:`SearchProgress` each time a candidate finishes all its folds.
     echo : callable, default=None
         Called with one-line status messages (backend, dashboard address).
+    progress : bool, default=False
+        One live status line (stderr, or one output in Jupyter): candidates done and the best so far.
 
     Returns
     -------
@@ -167,8 +169,21 @@ def search(dataset="mnist", model: str = "logreg", *, grid: dict | None = None,
     total = n_candidates(space, n_iter, halving)
     kind = ("halving-" if halving else "") + ("grid" if n_iter is None else "random")
     run_id = make_run_id(ds.name, model, "search", *([f"detect{detect}"] if detect is not None else []))
-    tracker = Tracker(cv, total, callback)
-    with RunWriter(run_id, runs_dir) as w:  # creates its temp folder now: a read-only runs dir fails here
+    from ..fitting import progress_status
+
+    line = progress_status(progress, f"searching {model} on {len(y):,} {ds.name} images")
+
+    def on_candidate(e: SearchProgress) -> None:
+        if progress:
+            of = f"{e.finished}/{e.total}" if e.total else f"{e.finished}"
+            best = (f", best {e.best_score:.4f} ({', '.join(f'{k}={v}' for k, v in e.best_params.items())})"
+                    if e.best_params else "")
+            line.update(f"{of} candidates{best}")
+        if callback is not None:
+            callback(e)
+
+    tracker = Tracker(cv, total, on_candidate)
+    with RunWriter(run_id, runs_dir) as w, line:  # the temp folder now: a read-only runs dir fails here
         with _backend(spec, n_jobs, X, y, cv * (total or 1), echo) as be:
             searcher = make_search(pipe, space, n_iter=n_iter, halving=halving, factor=factor, cv=cv,
                                    scoring=scoring, seed=seed, n_jobs=be["n_jobs"])
