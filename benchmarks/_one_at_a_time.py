@@ -17,8 +17,9 @@ from digitlab.evaluation.cv import default_n_jobs
 class OneAtATime(scheduling.Schedule):
     def __enter__(self):
         import time
+        from contextlib import ExitStack
 
-        self.t0 = time.perf_counter()
+        self.t0, self._writers, self.writers = time.perf_counter(), ExitStack(), {}
         for key, (label, t) in self.trainings.items():
             self.board.start(key, label, of=len(t.calls), unit="fits", then="evaluating")
         return self
@@ -26,6 +27,7 @@ class OneAtATime(scheduling.Schedule):
     def finish_all(self) -> dict:
         runs = {}
         for key, (_, t) in self.trainings.items():
+            self.writers[key] = self._writers.enter_context(t.writer())  # as train(): before its fits
             if t.pooled:
                 n = default_n_jobs(len(t.calls), np.asarray(t.X_train).size)
                 with self.timeline.span(f"{key}: fits (a pool of {n} workers)"):
@@ -37,7 +39,7 @@ class OneAtATime(scheduling.Schedule):
         return runs
 
     def __exit__(self, *exc):
-        return False
+        return self._writers.__exit__(*exc)
 
 
 class NoWarmUp:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -158,8 +158,8 @@ class Schedule:
     Parameters
     ----------
     trainings : list of (key, label, training)
-        Each *training* has ``calls`` (joblib calls), ``pooled``, ``X_train``, ``fit_here()``
-        and ``finish(outputs, seconds=)`` (:class:`digitlab.training.Training`).
+        Each *training* has ``calls`` (joblib calls), ``pooled``, ``X_train``, ``fit_here()``,
+        ``writer()`` and ``finish(outputs, writer, seconds=)`` (:class:`digitlab.training.Training`).
     board : digitlab._progress.Board
         Shows each training as a step (``k/n fits``) and records its time.
     timeline : Timeline, default=None
@@ -205,6 +205,14 @@ class Schedule:
         from ._workers import guarded_backend
 
         self.t0 = time.perf_counter()
+        # every run's temp folder first: an unusable runs folder fails before any fit, and leaving
+        # early removes the folders of the runs not finished
+        self._writers = ExitStack()
+        try:
+            self.writers = {key: self._writers.enter_context(t.writer()) for key, (_, t) in self.trainings.items()}
+        except BaseException:
+            self._writers.close()
+            raise
         for key, (label, t) in self.trainings.items():
             self.board.start(key, label, of=len(t.calls), unit="fits", then="evaluating")
         # the one-fit trainings first, before the pool works: their fits take a second or two here,
@@ -244,15 +252,18 @@ class Schedule:
 
     def _finish(self, key, outputs):
         with self.timeline.span(f"{key}: evaluation, figures, run folder"):
-            run = self.trainings[key][1].finish(outputs, seconds=time.perf_counter() - self.t0)
+            run = self.trainings[key][1].finish(outputs, self.writers[key], seconds=time.perf_counter() - self.t0)
         self.board.end(key)
         return run
 
     def __exit__(self, *exc):
-        if self._gen is not None:
-            # leaving early (Ctrl-C, an error): joblib aborts the pool and kills its workers when its
-            # generator is closed, and warns that it was; the caller already knows why
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self._gen.close()
+        try:
+            if self._gen is not None:
+                # leaving early (Ctrl-C, an error): joblib aborts the pool and kills its workers when
+                # its generator is closed, and warns that it was; the caller already knows why
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    self._gen.close()
+        finally:
+            self._writers.__exit__(*exc)  # the temp folders of runs not committed go
         return False

@@ -108,17 +108,18 @@ def train(dataset="mnist", model="logreg", *, params: dict | None = None, detect
                  test_size=test_size, seed=seed, limit=limit, stratify=stratify, evaluate=evaluate, cv=cv,
                  target_precision=target_precision, figures=figures, train_sample=train_sample,
                  runs_dir=runs_dir, data_dir=data_dir, cache_dir=cache_dir, progress=progress, add=add)
-    if not t.pooled:  # one fit: here, with its progress line (a pool would only add start-up)
-        return t.finish([t.fit_here()])
-    from ._workers import run_parallel
-    from .evaluation.cv import default_n_jobs, runs_own_threads
+    with t.writer() as w:  # its temp folder now: an unusable runs folder fails before the fits
+        if not t.pooled:  # one fit: here, with its progress line (a pool would only add start-up)
+            return t.finish([t.fit_here()], w)
+        from ._workers import run_parallel
+        from .evaluation.cv import default_n_jobs, runs_own_threads
 
-    # the final fit and the CV folds share one worker pool, so no core sits idle
-    n_jobs = 1 if runs_own_threads(t.pipe) else default_n_jobs(len(t.calls), np.asarray(t.X_train).size)
-    with progress_status(progress, f"{t.label}, with {t.cv} cross-validation folds alongside"):
-        t0 = time.perf_counter()
-        out = run_parallel(t.calls, n_jobs)
-    return t.finish(out, seconds=time.perf_counter() - t0)
+        # the final fit and the CV folds share one worker pool, so no core sits idle
+        n_jobs = 1 if runs_own_threads(t.pipe) else default_n_jobs(len(t.calls), np.asarray(t.X_train).size)
+        with progress_status(progress, f"{t.label}, with {t.cv} cross-validation folds alongside"):
+            t0 = time.perf_counter()
+            out = run_parallel(t.calls, n_jobs)
+        return t.finish(out, w, seconds=time.perf_counter() - t0)
 
 
 class Training:
@@ -127,7 +128,8 @@ class Training:
     Building it checks everything and prepares the data (nothing is fitted or written);
     :attr:`calls` are the fits, as joblib calls any pool can run (the final fit first, then the
     CV folds); :meth:`finish` takes their outputs, in the order of :attr:`calls`, and writes the
-    run folder (model, description, evaluation, figures). ``train`` runs the calls in a pool of
+    run folder (model, description, evaluation, figures) through :meth:`writer`, entered before
+    the fits. ``train`` runs the calls in a pool of
     their own; ``digitlab study`` runs the calls of all its trainings in one pool
     (:mod:`digitlab.scheduling`). The parameters are :func:`train`'s.
     """
@@ -189,8 +191,16 @@ class Training:
         return self.pipe, fit_model(self.pipe, self.X_train, self.y_train, progress=self.progress,
                                     label=self.label)
 
-    def finish(self, outputs: list, *, seconds: float = 0.0) -> Run:
-        """Write the run folder from the outputs of :attr:`calls`; return the run."""
+    def writer(self) -> RunWriter:
+        """The run folder's writer; entering it makes its temp folder, so an unusable runs folder
+        fails before the fits, and leaving it without :meth:`finish` removes the folder."""
+        detect = self.task.detect
+        return RunWriter(make_run_id(self.ds.name, self.model, f"detect{detect}" if detect is not None else ""),
+                         self.runs_dir)
+
+    def finish(self, outputs: list, w: RunWriter, *, seconds: float = 0.0) -> Run:
+        """Write the run folder from the outputs of :attr:`calls` through *w* (an entered
+        :meth:`writer`), commit it and return the run."""
         from .augment import parse_augment
         from .persist import save_model
 
@@ -200,25 +210,22 @@ class Training:
             pipe, fit = cvr.final_model, cvr.final_fit
         else:
             ((pipe, fit),) = outputs
-        run_id = make_run_id(self.ds.name, self.model, f"detect{self.task.detect}" if self.task.detect is not None else "")
-        with RunWriter(run_id, self.runs_dir) as w:
-            info = describe_run(self.dataset, self.ds, self.split, self.task, model=self.model, params=self.params,
-                                raw_pixels=self.raw_pixels, estimator=pipe[-1], fit=fit, test_size=self.test_size,
-                                seed=self.seed, limit=self.limit, stratify=self.stratify,
-                                augment=parse_augment(pipe[-1].augment) if self.own_batches else self.kinds,
-                                augment_how="per batch" if self.own_batches else "copies" if self.copies else "",
-                                sha256=save_model(pipe, w.path / MODEL_FILE), add=self.add_info)
-            w.write_description(info)
-            if self.evaluate:
-                from .evaluation import evaluate_run
-                from .plots.figure_set import drawer
+        info = describe_run(self.dataset, self.ds, self.split, self.task, model=self.model, params=self.params,
+                            raw_pixels=self.raw_pixels, estimator=pipe[-1], fit=fit, test_size=self.test_size,
+                            seed=self.seed, limit=self.limit, stratify=self.stratify,
+                            augment=parse_augment(pipe[-1].augment) if self.own_batches else self.kinds,
+                            augment_how="per batch" if self.own_batches else "copies" if self.copies else "",
+                            sha256=save_model(pipe, w.path / MODEL_FILE), add=self.add_info)
+        w.write_description(info)
+        if self.evaluate:
+            from .evaluation import evaluate_run
+            from .plots.figure_set import drawer
 
-                evaluate_run(Run(w.path, info), split=self.split, model=pipe, cv=self.cv,
-                             target_precision=self.target_precision, progress=self.progress, cv_result=cvr,
-                             train_sample=self.train_sample,
-                             figures=drawer(self.split.test.images, pipe) if self.figures else None)
-            final = w.commit()
-        return read_run(final)
+            evaluate_run(Run(w.path, info), split=self.split, model=pipe, cv=self.cv,
+                         target_precision=self.target_precision, progress=self.progress, cv_result=cvr,
+                         train_sample=self.train_sample,
+                         figures=drawer(self.split.test.images, pipe) if self.figures else None)
+        return read_run(w.commit())
 
 
 def _add_samples(split, add, seed):

@@ -57,18 +57,22 @@ def test_two_train_processes_at_once(tmp_path):
         assert r.load_model().predict(np.zeros((1, 64), "uint8")).shape == (1,)
 
 
-@pytest.mark.parametrize("command", ["train", "search"])
+@pytest.mark.parametrize("command", ["train", "search", "study"])
 def test_unusable_runs_folder_fails_before_fitting(run_cli, tmp_path, monkeypatch, command):
     """A runs path under a regular file: exit 73 with the path, before any fitting (even as root)."""
+    import digitlab.evaluation.cv as cv
+    import digitlab.fitting as fitting
     import digitlab.training as training
 
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    monkeypatch.setattr(training, "fit_model", _no_fitting)
+    for module in (training, fitting):
+        monkeypatch.setattr(module, "fit_model", _no_fitting)
+    monkeypatch.setattr(cv, "_fit_fold", _no_fitting)
     monkeypatch.setattr("sklearn.model_selection._search.BaseSearchCV.fit", _no_fitting)
-    extra = ["--grid", "C=0.1,1", "--jobs", "1"] if command == "search" else []
-    code, _, err = run_cli(command, "--dataset", "digits", "--test-size", "0.25", "--no-eval",
-                           "--runs-dir", blocker / "runs", *extra)
+    extra = {"search": ["--grid", "C=0.1,1", "--jobs", "1", "--test-size", "0.25", "--no-eval"],
+             "train": ["--test-size", "0.25", "--no-eval"], "study": ["-o", tmp_path / "r.html"]}[command]
+    code, _, err = run_cli(command, "--dataset", "digits", "--runs-dir", blocker / "runs", *extra)
     assert code == 73, err
     assert str(blocker / "runs") in err and len(err.strip().splitlines()) == 1
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 
 from .._files import read_input_bytes
 from ..exceptions import DataError, InputMissingError, ModelError
@@ -135,6 +134,8 @@ class BadRun:
 
 def validate_model(model, path, *, n_features=None, n_classes=None) -> None:
     """D7: a loaded object must be a fitted classifier of the expected shape."""
+    import numpy as np
+
     from .._light import LinearPipeline
 
     if not isinstance(model, LinearPipeline):
