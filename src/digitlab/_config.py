@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import platformdirs
 
 DATA_ENV = "DIGITLAB_DATA_DIR"
 CACHE_ENV = "DIGITLAB_CACHE_DIR"
@@ -22,6 +21,8 @@ def cache_dir(path: str | os.PathLike | None = None) -> Path:
     env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env).expanduser()
+    import platformdirs  # only when the default is needed (15 ms of imports)
+
     return Path(platformdirs.user_cache_dir("digitlab"))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,6 +11,9 @@ from ..exceptions import EX_UNAVAILABLE, DigitlabError
 from ._app import cli
 from ._common import safe
 from .train import runs_dir_option
+
+if TYPE_CHECKING:
+    import socket
 
 
 class ListenError(DigitlabError, OSError):
@@ -30,6 +33,8 @@ def _is_loopback(host: str) -> bool:
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """Listen on host:port ourselves, so a busy port is a one-line error instead of uvicorn's log."""
+    import socket  # here: every command imports this module, only serve binds
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
