@@ -10,8 +10,8 @@ import sys
 import numpy as np
 
 from digitlab import scheduling
-from digitlab._workers import run_parallel
-from digitlab.evaluation.cv import default_n_jobs
+from digitlab._workers import cores, run_parallel
+from digitlab.evaluation.cv import SMALL_DATA
 
 
 class OneAtATime(scheduling.Schedule):
@@ -29,7 +29,8 @@ class OneAtATime(scheduling.Schedule):
         for key, (_, t) in self.trainings.items():
             self.writers[key] = self._writers.enter_context(t.writer())  # as train(): before its fits
             if t.pooled:
-                n = default_n_jobs(len(t.calls), np.asarray(t.X_train).size)
+                # the pool train() had before the scheduler: one worker per fit, up to two per core
+                n = 1 if np.asarray(t.X_train).size < SMALL_DATA else min(len(t.calls), 2 * cores())
                 with self.timeline.span(f"{key}: fits (a pool of {n} workers)"):
                     out = run_parallel(t.calls, n)
             else:

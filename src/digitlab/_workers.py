@@ -53,6 +53,14 @@ class GuardedLokyBackend(LokyBackend):
         return super().configure(n_jobs=n_jobs, parallel=parallel, **kwargs)
 
 
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
 def guarded_backend():
     """The backend for a ``Parallel`` call: the guarded loky one, unless the caller chose another.
 

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ._workers import cores
 from .exceptions import WorkerError
 
 
@@ -73,13 +74,6 @@ class Timeline:
 
     def to_list(self) -> list[dict]:
         return [asdict(s) for s in sorted(self.spans, key=lambda s: (s.start, s.where))]
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
 
 
 def _import_models(names) -> int:

@@ -28,7 +28,7 @@ from .train import runs_dir_option, skipped_cv_note
 @click.option("--target-recall", type=click.FloatRange(0, 1, min_open=True), default=None,
               help="Detectors: report the threshold keeping this recall, and the precision there.")
 @click.option("--n-jobs", type=click.IntRange(min=1), default=None,
-              help="Worker processes for the folds [default: one per fold, up to two per core].")
+              help="Worker processes for the folds [default: one per fold, up to one more than the cores].")
 @click.option("--robustness", is_flag=True,
               help="Also measure accuracy under 12 corruptions (shift, rotation, noise, blur, ...) at three "
                    "severities: stored in the evaluation, drawn, shown in the report and the web app.")

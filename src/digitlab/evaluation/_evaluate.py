@@ -43,7 +43,7 @@ def evaluate(model, split, *, detect: int | None = None, cv: int = 3, target_pre
     progress : bool, default=False
         Show what is being computed on stderr.
     n_jobs : int, default=None
-        Worker processes for the folds (default: one per fold, up to two per core).
+        Worker processes for the folds (default: one per fold, up to one more than the cores).
     cv_result : CVResult, default=None
         Cross-validation already done on this split's training set (``train`` computes it in
         the same worker pool as the final fit); used instead of fitting the folds again.
