@@ -34,6 +34,8 @@ def study(dataset, quick, out, seed, runs_dir, data_dir, cache_dir, as_json):
     baseline, confusion matrix, precision/recall/F1, curves, the threshold for
     90% precision); multi-class logistic regression with coefficient images and
     misclassified digits; a comparison of several models. Runs go to ./runs.
+    The trainings' fits run side by side on all cores, each model evaluated as
+    soon as its fits are done; --json includes the timeline of what ran when.
 
     \b
     Examples:
