@@ -3,24 +3,11 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/_live.py, tests/_browser.py
-
-from _browser import ARTIFACTS, CHROMIUM, draw  # noqa: E402
-from _live import live_server  # noqa: E402
+from _browser import ARTIFACTS, draw
+from _live import live_server
 
 QUICK = dict(params={"n_neighbors": 1}, limit=500, seed=0, cv=0, figures=False)  # a 1-NN fits in a blink
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
-]
-playwright_api = pytest.importorskip("playwright.sync_api")
-
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +16,6 @@ def base_run(tmp_path_factory, mnist):
 
     root = tmp_path_factory.mktemp("browser-collect-runs")
     return root, training.train(mnist, "knn", runs_dir=root, **QUICK)
-
 
 
 def settled_prediction(pg) -> str:

@@ -18,17 +18,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from _browser import ARGS, ARTIFACTS, CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))  # tests/_browser.py
-
-from _browser import ARGS, ARTIFACTS, CHROMIUM  # noqa: E402
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.timeout(1200),
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.timeout(1200)
 playwright_api = pytest.importorskip("playwright.sync_api")
 nbformat = pytest.importorskip("nbformat")
 pytest.importorskip("jupyterlab")

@@ -7,22 +7,10 @@ kept in test-artifacts/ for a human to look at.
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/_live.py, tests/_browser.py
-
-from _browser import ARTIFACTS, CHROMIUM, draw  # noqa: E402
-from _live import live_server  # noqa: E402
-
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium"),
-]
-playwright_api = pytest.importorskip("playwright.sync_api")
+from _browser import ARTIFACTS, draw
+from _live import live_server
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +29,6 @@ def served(tmp_path_factory, mnist):
         yield base, run
 
 
-
 @pytest.fixture(scope="module")
 def page(served, browser):
     base, _ = served
@@ -52,7 +39,6 @@ def page(served, browser):
     yield pg
     assert outside == [], f"the page reached outside 127.0.0.1: {outside}"
     pg.close()
-
 
 
 def shown_digit(pg):
