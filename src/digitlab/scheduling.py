@@ -86,6 +86,14 @@ def _import_models(names) -> int:
     return os.getpid()
 
 
+def _abort(gen) -> None:
+    """Leave a joblib generator early (Ctrl-C, an error): closing it aborts the pool and kills its
+    workers; joblib also warns that it was closed early, which the caller already knows."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gen.close()
+
+
 class WarmPool:
     """Start the pool's workers and their imports now (about 2 CPU-seconds each), while this
     process loads the data; :class:`Schedule` then reuses them (loky keeps an executor with the
@@ -115,9 +123,7 @@ class WarmPool:
         if exc_type is None:
             self.wait()
         elif self._gen is not None:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self._gen.close()
+            _abort(self._gen)
         return False
 
 
@@ -253,11 +259,7 @@ class Schedule:
     def __exit__(self, *exc):
         try:
             if self._gen is not None:
-                # leaving early (Ctrl-C, an error): joblib aborts the pool and kills its workers when
-                # its generator is closed, and warns that it was; the caller already knows why
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    self._gen.close()
+                _abort(self._gen)  # a no-op once finish_all has read every result
         finally:
             self._writers.__exit__(*exc)  # the temp folders of runs not committed go
         return False
