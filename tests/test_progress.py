@@ -41,3 +41,22 @@ def test_cnn_reports_its_epochs_to_the_status_line(mnist):
     epochs = [t.split(": ", 1)[1].split(",")[0] for t in seen]
     assert epochs.count("epoch 1/2") == 10 and epochs.count("epoch 2/2") == 10, seen
     assert seen[-1].startswith("fitting cnn: epoch 2/2, 100%, loss ")
+
+
+HOSTILE = "z[bold]x\x1b[31mY\nforged line"  # a class folder's name: rich markup, an ESC, a newline
+
+
+def test_a_hostile_class_name_in_a_step_label_prints_as_text(capsys):
+    """The study's labels name the detector's class, a dataset folder's name: neither rich markup
+    nor control characters in it reach the terminal."""
+    with _progress.Board(True, total=1) as board:
+        board.start("d", f"the {HOSTILE}-detector")
+        board.end("d")
+    err = capsys.readouterr().err
+    assert "the z[bold]x\\x1b[31mY\\nforged line-detector" in err
+    assert "\x1b[31m" not in err and "\nforged" not in err
+    assert list(board.timings) == [f"the {HOSTILE}-detector"]  # as given: --json's encoder escapes it
+    with _progress.status(True, f"fitting {HOSTILE}") as line:  # a status line and what reports into it
+        seen = _recording(line)
+        _progress.report(HOSTILE)
+    assert seen == ["fitting z\\[bold]x\\x1b[31mY\\nforged line: z\\[bold]x\\x1b[31mY\\nforged line …"]

@@ -95,3 +95,22 @@ def test_timeline_names_workers_in_order_and_this_process_main():
     where = {s["what"]: s["where"] for s in t.to_list()}
     assert where == {"x": "worker 1", "y": "worker 2", "z": "worker 1", "w": "main", "here": "main"}
     assert t.spans[0].share == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "2", True])
+def test_study_n_jobs_at_the_edge_is_refused_before_any_work(tmp_path, bad):
+    from digitlab.exceptions import ParameterError
+
+    with pytest.raises(ParameterError, match=r"^n_jobs="):
+        run_study("digits", out=tmp_path / "r.html", runs_dir=tmp_path / "runs", progress=False, n_jobs=bad)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_huge_n_jobs_starts_no_more_workers_than_fits():
+    """n_jobs=10**6 would start a million processes: the pool never has more workers than calls."""
+    from digitlab._progress import Board
+    from digitlab.scheduling import Schedule
+    from digitlab.training import Training
+
+    t = Training("digits", "logreg", cv=2, test_size=0.25)
+    assert Schedule([("a", "a", t)], board=Board(False, 1), n_jobs=10**6).n_jobs == len(t.calls) == 3

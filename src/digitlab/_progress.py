@@ -15,6 +15,8 @@ import time
 from contextlib import nullcontext
 from contextvars import ContextVar
 
+from ._text import markup, safe
+
 
 def in_jupyter() -> bool:
     """True inside a Jupyter kernel (never imports IPython when it is not loaded already)."""
@@ -36,10 +38,10 @@ def status(enabled: bool, label: str):
     if not enabled:
         return nullcontext()
     if in_jupyter():
-        return _Reporting(_CellStatus(label), label)
+        return _Reporting(_CellStatus(safe(label)), label, safe)
     from rich.console import Console
 
-    return _Reporting(Console(stderr=True).status(f"{label} …", spinner="dots"), label)
+    return _Reporting(Console(stderr=True).status(f"{markup(label)} …", spinner="dots"), label, markup)
 
 
 def report(text: str) -> None:
@@ -50,10 +52,11 @@ def report(text: str) -> None:
 
 
 class _Reporting:
-    """A status display that :func:`report` reaches while its block runs."""
+    """A status display that :func:`report` reaches while its block runs; *clean* makes user
+    data (a class name in a label) printable on it."""
 
-    def __init__(self, display, label: str):
-        self.display, self.label = display, label
+    def __init__(self, display, label: str, clean):
+        self.display, self.label, self.clean = display, label, clean
 
     def __enter__(self):
         self.display.__enter__()
@@ -61,7 +64,7 @@ class _Reporting:
         return self
 
     def update(self, text: str) -> None:
-        self.display.update(f"{self.label}: {text.rstrip(' …')} …")
+        self.display.update(self.clean(f"{self.label}: {text.rstrip(' …')}") + " …")
 
     def __exit__(self, *exc):
         _current.reset(self._token)
@@ -165,6 +168,7 @@ class Board:
         self.steps: dict = {}  # key -> [label, t0, done, of, unit, then, (rich task id)]
         self.finished: list = []  # "✓ [k/total] label (s)" lines (Jupyter)
         self.timings: dict = {}  # label -> wall seconds from start to end
+        self.timings_keys: dict = {}  # key -> label as given
         self._live = self._handle = None
 
     def __enter__(self):
@@ -200,10 +204,12 @@ class Board:
         """A step begins; *of* > 0 counts its parts (``advance``) as ``done/of unit``, and *then*
         is shown once all are done (what the step does after them)."""
         self.k += 1
-        label = f"[{self.k}/{self.total}] {label}"
+        self.timings_keys[key] = label
+        # a label names user data (the detector's class): shown escaped, plain text in Jupyter
+        label = f"[{self.k}/{self.total}] {safe(label)}"
         self.steps[key] = [label, time.perf_counter(), 0, of, unit, then]
         if self._live is not None:
-            self.steps[key].append(self._live.add_task(label, count=self._count(key)))
+            self.steps[key].append(self._live.add_task(markup(label), count=self._count(key)))
         self._show()
 
     def advance(self, key, n: int = 1) -> None:
@@ -216,11 +222,11 @@ class Board:
         """The step is over: its line becomes a ✓ line; returns its wall seconds."""
         step = self.steps.pop(key)
         label, dt = step[0], time.perf_counter() - step[1]
-        self.timings[label.split("] ", 1)[1]] = round(dt, 2)
+        self.timings[self.timings_keys.pop(key)] = round(dt, 2)
         line = f"✓ {label}  ({dt:.1f} s)"
         if self._live is not None:
             self._live.remove_task(step[6])
-            self._live.console.print(f"[green]✓[/] {label}  [dim]{dt:.1f} s[/]")
+            self._live.console.print(f"[green]✓[/] {markup(label)}  [dim]{dt:.1f} s[/]")
         self.finished.append(line)
         self._show()
         return dt

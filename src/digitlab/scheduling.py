@@ -196,7 +196,7 @@ class Schedule:
         # one worker per core, not two as for one training's folds: with this thread evaluating
         # alongside, four workers on two cores made the study 5-10% slower (more imports, more
         # memory traffic), three about 5% (measured on full MNIST)
-        self.n_jobs = n_jobs or (1 if size < SMALL_DATA else cores())
+        self.n_jobs = max(1, min(n_jobs or (1 if size < SMALL_DATA else cores()), len(self.calls)))  # no idle workers
         self._gen = None
 
     def __enter__(self):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import datasets as dsets
+from .exceptions import ParameterError
 from .datasets._registry import words
 from .reporting import Section, report, run_section
 from .reporting.build import comparison_table, data_url
@@ -27,6 +28,7 @@ QUICK_LIMIT = 6000
 # detector's folds last. Chosen with a simulation of the measured step costs and checked on full
 # MNIST (BENCHMARKS.md has the timeline).
 ORDER = ["detector:0", "logreg", "detector"]
+MAX_WORKERS = 8  # the study's pooled fits: two trainings, each a final fit and 3 folds
 
 
 @dataclass
@@ -116,8 +118,8 @@ def run_study(dataset: str = "mnist", *, quick: bool = False, out="report.html",
     seed : int, default=0
         Seed of the quick subset and of the models.
     n_jobs : int, default=None
-        Worker processes for the fits; ``None``: one per core (none for small data, whose
-        fits run in this process).
+        Worker processes for the fits, at most one per pooled fit (8); ``None``: one per core
+        (none for small data, whose fits run in this process).
     """
     import tempfile
 
@@ -126,6 +128,8 @@ def run_study(dataset: str = "mnist", *, quick: bool = False, out="report.html",
     from .scheduling import Schedule, Timeline, WarmPool, cores
     from .training import Training
 
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1):
+        raise ParameterError(f"n_jobs={n_jobs!r}: a number of worker processes, at least 1 (None: one per core)")
     t0 = time.perf_counter()
     streamed = check_output(out)  # a bad --out fails now, not after the training (H4)
     limit = QUICK_LIMIT if quick else None
@@ -135,7 +139,7 @@ def run_study(dataset: str = "mnist", *, quick: bool = False, out="report.html",
     models = ["sgd", "logreg"] + [m for m, _ in comparison_models(quick) if m != "logreg"]
     # the workers start (and import scikit-learn) while the data loads; for the registry's large
     # datasets only: a small one (digits) is fitted in this process, where a pool costs more
-    warm = WarmPool(n_jobs or cores(), models) if str(dataset).lower() in ("mnist", "fashion-mnist") else None
+    warm = WarmPool(min(n_jobs or cores(), MAX_WORKERS), models) if str(dataset).lower() in ("mnist", "fashion-mnist") else None
     with Board(progress, total=3 + len(comparison_models(quick))) as board, warm or nullcontext():
         board.start("load", f"loading {dataset}")
         with timeline.span("loading the data"):

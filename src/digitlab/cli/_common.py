@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from .._text import markup, safe  # noqa: F401  (the commands import them from here)
 from ..exceptions import ParameterError
 
 data_dir_option = click.option(
@@ -19,27 +20,6 @@ cache_dir_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress output.")
-
-
-def safe(text) -> str:
-    """*text* with control characters escaped as ``repr`` does (H11).
-
-    A file, class or run name is user data: a newline in it would forge an output line, an ESC
-    would drive the terminal. ``"a\nb.png"`` prints as ``a\\nb.png``, ESC as ``\\x1b``; so do
-    other non-printable characters (bidi overrides, line separators). ``--json`` output needs
-    none of this: JSON escapes them itself.
-    """
-    text = str(text)
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-def markup(text) -> str:
-    """:func:`safe`, and rich's markup (``[bold]``) escaped: for text printed through rich."""
-    from rich.markup import escape
-
-    return escape(safe(text))
 
 
 def print_json(obj) -> None:
