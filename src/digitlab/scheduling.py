@@ -193,7 +193,7 @@ class Schedule:
         if order:
             self.calls = _ordered(self.calls, order)
         size = sum(np.asarray(t.X_train).size for _, t in pooled)
-        # one worker per core, not two as for one training's folds: with this thread evaluating
+        # one worker per core, not one more as for one training's fits: with this thread evaluating
         # alongside, four workers on two cores made the study 5-10% slower (more imports, more
         # memory traffic), three about 5% (measured on full MNIST)
         self.n_jobs = max(1, min(n_jobs or (1 if size < SMALL_DATA else cores()), len(self.calls)))  # no idle workers
