@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ._run_data import as_run
+from ._grid import NO_TICKS
 from ._save import new_figure
 
 
@@ -97,13 +98,11 @@ class CoefficientImagesDisplay:
         n_cols = min(n_cols, n)
         n_rows = math.ceil(n / n_cols)
         fig = figure or new_figure((1.9 * n_cols + 1.0, 2.0 * n_rows + 0.4))
-        axes = np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False)).ravel()
+        axes = np.atleast_1d(fig.subplots(n_rows, n_cols, squeeze=False, subplot_kw=NO_TICKS)).ravel()
         # one symmetric scale for all panels, so colours compare across classes
         self.vmax_ = float(np.abs(self.coef).max()) or 1.0
         self.images_ = []
         for k, ax in enumerate(axes):
-            ax.set_xticks([])
-            ax.set_yticks([])
             if k >= n:
                 ax.set_axis_off()
                 continue

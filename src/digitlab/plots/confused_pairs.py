@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._run_data import as_run, load_result, test_images
-from ._save import new_figure
+from ._grid import image_grid
 
 
 class ConfusedPairsDisplay:
@@ -82,19 +82,16 @@ class ConfusedPairsDisplay:
         n_rows = max(1, len(self.pairs))
         n_cols = n_examples or max([len(e) for e in self.examples], default=1)
         n_cols = max(1, n_cols)
-        fig = figure or new_figure((1.3 * n_cols + 1.6, 1.45 * n_rows + 0.5))
-        axes = fig.subplots(n_rows, n_cols, squeeze=False)
+        labels = [f"true {names[p['true']]}\n→ {names[p['pred']]}\n({p['count']:,}×)" for p in self.pairs]
+        fig, axes = image_grid(n_rows, n_cols, side=1.1, row_labels=labels, figure=figure,
+                               suptitle="Most confused pairs (test set), with examples" if self.pairs
+                               else "No confused pairs: every test image was classified correctly")
         for ax in axes.ravel():
-            ax.set_xticks([])
-            ax.set_yticks([])
             for s in ax.spines.values():
                 s.set_visible(False)
-        for r, (p, imgs) in enumerate(zip(self.pairs, self.examples)):
-            axes[r, 0].set_ylabel(f"true {names[p['true']]}\n→ {names[p['pred']]}\n({p['count']:,}×)",
-                                  rotation=0, ha="right", va="center", fontsize=9)
+        for r, (label, imgs) in enumerate(zip(labels, self.examples)):
+            axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
             for c, img in enumerate(imgs[:n_cols]):
                 axes[r, c].imshow(img, cmap="binary", vmin=0, vmax=255, interpolation="nearest")
-        fig.suptitle("Most confused pairs (test set), with examples" if self.pairs
-                     else "No confused pairs: every test image was classified correctly")
         self.figure_, self.axes_ = fig, axes
         return self

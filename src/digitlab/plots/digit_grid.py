@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._save import new_figure
+from ._grid import image_grid
 
 
 class DigitGridDisplay:
@@ -60,15 +60,13 @@ class DigitGridDisplay:
 
     def plot(self, *, figure=None, cmap="binary"):
         n_rows = max(1, min(self.n_rows, int(np.ceil(len(self.images) / self.n_cols))))
-        fig = figure or new_figure((1.45 * self.n_cols, 1.6 * n_rows + 0.3))
-        axes = np.atleast_1d(fig.subplots(n_rows, self.n_cols, squeeze=False)).ravel()
+        fig, axes = image_grid(n_rows, self.n_cols, titles=self.titles, suptitle=self.suptitle, figure=figure)
+        axes = axes.ravel()
         for k, ax in enumerate(axes):
             ax.set_axis_off()
             if k < len(self.images):
                 ax.imshow(self.images[k], cmap=cmap, interpolation="nearest", vmin=0, vmax=255)
                 color = self.title_colors[k] if self.title_colors else "black"
                 ax.set_title(self.titles[k], fontsize=8, color=color)
-        if self.suptitle:
-            fig.suptitle(self.suptitle)
         self.figure_, self.axes_ = fig, axes
         return self

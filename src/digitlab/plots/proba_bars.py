@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ._run_data import as_run, load_result, require, test_images
+from ._grid import NO_TICKS
 from ._save import new_figure
 
 
@@ -88,7 +89,9 @@ class ProbaBarsDisplay:
         n, k = self.y_proba.shape
         names = list(self.classes) if self.classes is not None else [str(i) for i in range(k)]
         fig = figure or new_figure((7.5, 1.45 * n + 0.5))
-        axes = fig.subplots(n, 2, squeeze=False, gridspec_kw={"width_ratios": [1, 4]})
+        gs = fig.add_gridspec(n, 2, width_ratios=[1, 4])
+        # the image column without ticks: matplotlib would make ~24 tick lines per Axes
+        axes = np.array([[fig.add_subplot(gs[r, 0], **NO_TICKS), fig.add_subplot(gs[r, 1])] for r in range(n)])
         self.bars_ = []
         x = np.arange(k)
         for r in range(n):
