@@ -122,11 +122,11 @@ def test_cnn_layout_follows_channels():
 
 def test_cnn_small_training_set_gets_min_steps(digits):
     """Check a small training set is trained for at least min_steps steps and learns (the 8x8
-    digits: 5 batches a pass, so 20 passes), and min_steps=0 keeps max_epochs."""
+    digits: 10 batches of 128 a pass, so 10 passes), and min_steps=0 keeps max_epochs."""
     split = digits.train_test(test_size=0.25, seed=0)
     X, Xt = (split.X_train / 16).astype(np.float32), (split.X_test / 16).astype(np.float32)
     clf = CNNClassifier(n_threads=1).fit(X, split.y_train)
-    assert clf.n_iter_ == 100 // (len(X) // 256) and clf.score(Xt, split.y_test) > 0.95
+    assert len(X) // 128 == 10 and clf.n_iter_ == 10 and clf.score(Xt, split.y_test) > 0.95
     assert CNNClassifier(channels=(4,), max_epochs=2, min_steps=0, n_threads=1).fit(X, split.y_train).n_iter_ == 2
 
 
