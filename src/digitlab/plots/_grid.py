@@ -24,7 +24,8 @@ def text_width(fig, texts, fontsize) -> float:
 
     renderer = fig.canvas.get_renderer()
     prop = FontProperties(size=fontsize)
-    lines = [line for t in texts for line in str(t).split("\n") if line]
+    # 200 characters are wider than MAX_TEXT at any size used here: no need to lay out more
+    lines = [line[:200] for t in texts for line in str(t).split("\n") if line]
     widths = (renderer.get_text_width_height_descent(line, prop, ismath=False)[0] for line in lines)
     return min(max(widths, default=0.0) / fig.dpi, MAX_TEXT)
 
