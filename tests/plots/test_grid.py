@@ -85,3 +85,17 @@ def test_a_callers_figure_keeps_its_size_and_layout(pyplot):
     assert disp.figure_ is fig and tuple(fig.get_size_inches()) == (5, 4)
     assert fig.get_layout_engine().__class__.__name__ == "ConstrainedLayoutEngine"
     assert fig.get_suptitle() == "mine"
+
+
+@pytest.mark.parametrize("backend", ["svg", "pdf"])
+def test_galleries_draw_under_a_backend_without_an_agg_renderer(pyplot, backend, tmp_path):
+    """Check a gallery works when the user chose a vector backend (MPLBACKEND=svg): titles are
+    measured with an Agg renderer of our own, not the figure canvas's (which svg/pdf lack)."""
+    pyplot.switch_backend(backend)
+    try:
+        disp = _gallery(FASHION)
+        assert disp.figure_.get_size_inches()[0] > 6 * 1.2  # the long titles still widen the columns
+        path = save_figure(disp.figure_, tmp_path / f"g.{backend}")
+        assert path.stat().st_size > 1000
+    finally:
+        pyplot.switch_backend("Agg")

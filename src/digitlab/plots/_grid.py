@@ -20,9 +20,11 @@ MAX_TEXT = 3.0
 
 def text_width(fig, texts, fontsize) -> float:
     """Width in inches of the widest line of *texts* at *fontsize* points (at most ``MAX_TEXT``)."""
+    from matplotlib.backends.backend_agg import RendererAgg
     from matplotlib.font_manager import FontProperties
 
-    renderer = fig.canvas.get_renderer()
+    # an Agg renderer of our own: the figure's canvas has none under a vector backend (svg, pdf)
+    renderer = RendererAgg(1, 1, fig.dpi)
     prop = FontProperties(size=fontsize)
     # 200 characters are wider than MAX_TEXT at any size used here: no need to lay out more
     lines = [line[:200] for t in texts for line in str(t).split("\n") if line]
