@@ -32,7 +32,7 @@ def text_width(fig, texts, fontsize) -> float:
     return min(max(widths, default=0.0) / fig.dpi, MAX_TEXT)
 
 
-def image_grid(n_rows, n_cols, *, side=1.2, titles=(), title_lines=1, fontsize=8, row_labels=(),
+def image_grid(n_rows, n_cols, *, side=1.2, titles=(), fontsize=8, row_labels=(),
                label_fontsize=9, suptitle=None, figure=None):
     """A figure and an ``(n_rows, n_cols)`` array of tickless Axes for square image panels.
 
@@ -43,8 +43,6 @@ def image_grid(n_rows, n_cols, *, side=1.2, titles=(), title_lines=1, fontsize=8
     titles, row_labels : sequence of str
         The texts that will go above the panels and left of the rows (``set_ylabel``), measured
         to size the columns and the left margin.
-    title_lines : int
-        Lines per title.
     suptitle : str, default=None
         The figure's title, drawn here.
     figure : matplotlib Figure, default=None
@@ -63,7 +61,7 @@ def image_grid(n_rows, n_cols, *, side=1.2, titles=(), title_lines=1, fontsize=8
     # the fixed geometry below replaces constrained layout; the placeholder engine tells
     # save_figure not to run its "tight" pass either
     fig.set_layout_engine(PlaceHolderLayoutEngine(adjust_compatible=True, colorbar_gridspec=True))
-    title_h = (fontsize * 1.25 * title_lines + 6) / 72 if len(titles) else 0.0  # 6 pt: the title pad
+    title_h = (fontsize * 1.25 + 6) / 72 if len(titles) else 0.0  # one line, and the 6 pt title pad
     col_w = max(side, text_width(fig, titles, fontsize) + _PAD)
     left = _PAD + (text_width(fig, row_labels, label_fontsize) + 0.12 if len(row_labels) else 0)
     top = _PAD + title_h + (0.35 if suptitle else 0)
