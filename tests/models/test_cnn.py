@@ -67,10 +67,11 @@ def test_cnn_registry_model(mnist_small):
     """Check `make_model("cnn")` builds the scaled pipeline and accepts typed --param values."""
     from digitlab.models import make_model
 
-    pipe = make_model("cnn", {"max_epochs": "2", "channels": "8,16", "lr": "0.01"})
+    pipe = make_model("cnn", {"max_epochs": "2", "channels": "8,16", "lr": "0.01", "tta_shifts": "1"})
     clf = pipe[-1]
     assert isinstance(clf, CNNClassifier)
-    assert (clf.max_epochs, clf.channels, clf.lr) == (2, (8, 16), 0.01)
+    assert (clf.max_epochs, clf.channels, clf.lr, clf.tta_shifts) == (2, (8, 16), 0.01, 1)
+    assert make_model("cnn-best")[-1].tta_shifts == 1 and make_model("cnn")[-1].tta_shifts == 0
 
 
 def test_cnn_one_sample_refused():
@@ -138,3 +139,50 @@ def test_cnn_registry_configurations_learn_digits(name, digits):
     split = digits.train_test(test_size=0.25, seed=0)
     pipe = make_model(name, {"n_threads": 1}).fit(split.X_train, split.y_train)
     assert pipe.score(split.X_test, split.y_test) > 0.93
+
+
+
+def _moved(X, dx, dy, side=28):
+    """Rows of *X* as side x side images moved dx pixels right and dy down, zero-filled (numpy,
+    independently of the torch code under test)."""
+    images = X.reshape(-1, side, side)
+    out = np.zeros_like(images)
+    out[:, max(dy, 0):side + min(dy, 0), max(dx, 0):side + min(dx, 0)] = \
+        images[:, max(-dy, 0):side - max(dy, 0), max(-dx, 0):side - max(dx, 0)]
+    return out.reshape(len(X), -1)
+
+
+@pytest.mark.parametrize("shifts", [1, 2])
+def test_cnn_tta_averages_the_shifted_views(cnn_fit, mnist_small, shifts):
+    """Check tta_shifts=k predicts the mean probability of the image and its 4k moved copies
+    (1..k pixels left, right, up, down), and that predict follows it."""
+    import copy
+
+    Xt = _test_X(mnist_small)[:300]
+    tta = copy.deepcopy(cnn_fit).set_params(tta_shifts=shifts)
+    views = [(0, 0)] + [v for k in range(1, shifts + 1) for v in ((k, 0), (-k, 0), (0, k), (0, -k))]
+    expected = np.mean([cnn_fit.predict_proba(_moved(Xt, dx, dy)) for dx, dy in views], axis=0)
+    proba = tta.predict_proba(Xt)
+    np.testing.assert_allclose(proba, expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-9)
+    np.testing.assert_array_equal(tta.predict(Xt), cnn_fit.classes_[expected.argmax(axis=1)])
+    # the views do differ: the average is not the plain prediction
+    assert np.abs(proba - cnn_fit.predict_proba(Xt)).max() > 1e-3
+
+
+def test_cnn_saved_before_tta_predicts_one_view(cnn_fit, mnist_small):
+    """Check a model saved before tta_shifts existed loads with none, predicting as before."""
+    state = cnn_fit.__getstate__()
+    state.pop("tta_shifts")
+    assert "module_" not in state and cnn_fit.tta_shifts == 0 and cnn_fit.module_ is not None  # a copy
+    clf = CNNClassifier.__new__(CNNClassifier)
+    clf.__setstate__(state)
+    assert clf.get_params()["tta_shifts"] == 0
+    Xt = _test_X(mnist_small)[:100]
+    np.testing.assert_allclose(clf.predict_proba(Xt), cnn_fit.predict_proba(Xt), rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("bad", [-1, 4, 1.5])
+def test_cnn_tta_shifts_is_validated(bad):
+    with pytest.raises(ValueError, match="tta_shifts"):
+        CNNClassifier(**TINY, tta_shifts=bad).fit(np.zeros((4, 784), np.float32), [0, 1, 0, 1])
