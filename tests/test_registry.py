@@ -91,7 +91,10 @@ def test_hidden_layer_sizes_checked_before_fitting():
     ("logreg", {"l1_ratio": "0.5", "solver": "liblinear"}, r"params\['l1_ratio'\]=0.5: elastic-net needs solver=saga"),
     ("logreg", {"dual": "true"}, r"params\['dual'\]=True: only solver=liblinear has a dual"),
     ("logreg", {"C": "inf", "solver": "liblinear"}, r"params\['C'\]=inf: .* not possible with solver=liblinear"),
-], ids=["sgd-alpha-0", "sgd-pa1", "logreg-l1-lbfgs", "logreg-elasticnet", "logreg-dual", "liblinear-no-penalty"])
+    ("logreg", {"l1_ratio": "1", "solver": "liblinear", "dual": "true"},
+     r"params\['dual'\]=True: liblinear's dual form has no L1 penalty"),
+], ids=["sgd-alpha-0", "sgd-pa1", "logreg-l1-lbfgs", "logreg-elasticnet", "logreg-dual", "liblinear-no-penalty",
+        "liblinear-dual-l1"])
 def test_combinations_sklearn_refuses_only_in_fit_are_refused_up_front(model, params, match):
     """Found by the train property test: each was exit 70 once fitting started."""
     with pytest.raises(ParameterError, match=match):

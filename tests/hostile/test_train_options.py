@@ -127,6 +127,8 @@ def test_train_never_ends_in_exit_70(run_cli, folders, monkeypatch, tmp_path):
     @example((["train", "--dataset", "digits", "--test-size", "0.999"], False))
     @example((["train", "--dataset", "digits", "--model", "knn", "--param", "n_neighbors=100000"], False))
     @example((["train", "--dataset", "digits", "--model", "mlp", "--param", "hidden_layer_sizes=0"], False))
+    @example((["train", "--dataset", str(folders["pair"]), "--model", "logreg", "--param", "solver=liblinear",
+               "--param", "dual=true", "--param", "l1_ratio=1"], False))
     @example((["train", "--dataset", str(folders["one"])], False))
     @example((["train", "--dataset", str(folders["twelve"]), "--limit", "22", "--test-size", "0.5"], True))
     def check(case):

@@ -267,6 +267,8 @@ def _check_combinations(step) -> None:
             raise ParameterError(f"params['l1_ratio']=1: L1 needs solver=saga or liblinear, not {solver}")
         if step.dual and solver != "liblinear":
             raise ParameterError(f"params['dual']=True: only solver=liblinear has a dual, not {solver}")
+        if step.dual and penalty == "l1":  # liblinear solves the dual of L2-penalised models only
+            raise ParameterError("params['dual']=True: liblinear's dual form has no L1 penalty; use dual=false")
         if penalty is None and solver == "liblinear":
             raise ParameterError("params['C']=inf: no penalty is not possible with solver=liblinear")
 
