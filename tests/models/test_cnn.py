@@ -141,15 +141,11 @@ def test_cnn_registry_configurations_learn_digits(name, digits):
     assert pipe.score(split.X_test, split.y_test) > 0.93
 
 
+def _moved(X, dx, dy):
+    """Rows of *X* as 28x28 images moved dx pixels right and dy down, zero-filled."""
+    from digitlab.augment import shift_image
 
-def _moved(X, dx, dy, side=28):
-    """Rows of *X* as side x side images moved dx pixels right and dy down, zero-filled (numpy,
-    independently of the torch code under test)."""
-    images = X.reshape(-1, side, side)
-    out = np.zeros_like(images)
-    out[:, max(dy, 0):side + min(dy, 0), max(dx, 0):side + min(dx, 0)] = \
-        images[:, max(-dy, 0):side - max(dy, 0), max(-dx, 0):side - max(dx, 0)]
-    return out.reshape(len(X), -1)
+    return shift_image(X.reshape(-1, 28, 28), dy, dx).reshape(len(X), -1)
 
 
 @pytest.mark.parametrize("shifts", [1, 2])

@@ -50,7 +50,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..augment import parse_augment
+from ..augment import SHIFTS, parse_augment, shift_image
 from .cnn_augment import AugmentKinds, augment_batch
 
 # MNIST centres each digit in a 20x20 box: a shift of more than its 4-pixel margin cuts strokes off
@@ -305,16 +305,14 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         torch = _torch()
         X = validate_data(self, X, dtype=np.float32, reset=False)
         out = np.zeros((len(X), len(self.classes_)), dtype=np.float64)
-        views = _views(self.tta_shifts)
         with _threads(torch, self.n_threads), torch.inference_mode():
             module = self._module()
-            images = torch.from_numpy(self._images(X))
+            images = self._images(X)
             for start in range(0, len(X), 2048):
-                chunk = images[start:start + 2048]
-                for dx, dy in views:
-                    logits = module(_shifted(torch, chunk, dx, dy))
+                for view in _views(images[start:start + 2048], self.tta_shifts):
+                    logits = module(torch.from_numpy(view))
                     out[start:start + 2048] += torch.softmax(logits.double(), dim=1).numpy()
-        return out / len(views) if len(views) > 1 else out
+        return out / (1 + 4 * self.tta_shifts)
 
     def predict(self, X):
         """Most probable class of each row.
@@ -379,19 +377,13 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
 
-def _views(shifts):
-    """The (dx, dy) pixel offsets test-time augmentation looks at: the image itself first."""
-    return [(0, 0)] + [v for k in range(1, shifts + 1) for v in ((k, 0), (-k, 0), (0, k), (0, -k))]
-
-
-def _shifted(torch, images, dx, dy):
-    """*images* (n, 1, h, w) moved dx pixels right and dy down, filled with zeros (the background)."""
-    if dx == dy == 0:
-        return images
-    k = max(abs(dx), abs(dy))
-    h, w = images.shape[-2:]
-    padded = torch.nn.functional.pad(images, (k, k, k, k))
-    return padded[:, :, k - dy:k - dy + h, k - dx:k - dx + w].contiguous()
+def _views(images, shifts):
+    """*images* (n, 1, h, w) as test-time augmentation sees them: as they are, then moved 1 to
+    *shifts* pixels in each of the four directions of :data:`~digitlab.augment.SHIFTS`."""
+    yield images
+    for k in range(1, shifts + 1):
+        for dy, dx in SHIFTS:
+            yield shift_image(images[:, 0], k * dy, k * dx)[:, None]
 
 
 class _threads:
