@@ -446,7 +446,17 @@ def _rebuild_neighbour_tree(knn) -> None:
                          **(knn.effective_metric_params_ or {}))
 
 
+def _check_params(estimator) -> None:
+    """A parameter of digitlab's own estimator drives loops at prediction (the CNN's
+    ``tta_shifts`` is a number of views): out of its declared range, the file is refused."""
+    try:
+        estimator._validate_params()
+    except (ValueError, TypeError) as exc:
+        raise ModelError(f"{type(estimator).__name__}: {str(exc).splitlines()[0]}") from None
+
+
 _AFTER_BUILD = {
+    "digitlab.models.cnn.CNNClassifier": _check_params,
     "sklearn.svm._classes.SVC": _check_svc,
     "sklearn.neighbors._classification.KNeighborsClassifier": _rebuild_neighbour_tree,
 }

@@ -182,3 +182,24 @@ def test_cnn_saved_before_tta_predicts_one_view(cnn_fit, mnist_small):
 def test_cnn_tta_shifts_is_validated(bad):
     with pytest.raises(ValueError, match="tta_shifts"):
         CNNClassifier(**TINY, tta_shifts=bad).fit(np.zeros((4, 784), np.float32), [0, 1, 0, 1])
+
+
+@pytest.mark.parametrize("value", [10**9, -5, "1"], ids=["billion-views", "negative", "text"])
+def test_a_model_file_asking_for_hostile_tta_views_is_refused_on_load(cnn_fit, tmp_path, value):
+    """Check a shared model file cannot make prediction endless (a billion views, in `predict`
+    or `serve`), or probabilities negative (a negative count): loading refuses it, naming the
+    file and the parameter, as it does every parameter out of its range."""
+    import copy
+
+    from digitlab.exceptions import ModelError
+    from digitlab.persist import load_model, save_model
+
+    hostile = copy.deepcopy(cnn_fit)
+    hostile.tta_shifts = value  # set_params would refuse it; a crafted file does not ask
+    path = tmp_path / "hostile.skops"
+    save_model(hostile, path)
+    with pytest.raises(ModelError, match=r"hostile\.skops: .*tta_shifts"):
+        load_model(path)
+    good = tmp_path / "good.skops"
+    save_model(cnn_fit, good)
+    assert load_model(good).tta_shifts == 0
