@@ -166,6 +166,21 @@ def test_cnn_tta_averages_the_shifted_views(cnn_fit, mnist_small, shifts):
     assert np.abs(proba - cnn_fit.predict_proba(Xt)).max() > 1e-3
 
 
+def test_cnn_prediction_in_batches_keeps_rows_with_their_views(cnn_fit, mnist_small, monkeypatch):
+    """Check predict_proba over several forward batches (the last one short) gives every row the
+    probabilities it gets in one batch, its shifted views included."""
+    import copy
+
+    from digitlab.models import cnn
+
+    Xt = _test_X(mnist_small)  # 500 rows
+    tta = copy.deepcopy(cnn_fit).set_params(tta_shifts=1)
+    whole = tta.predict_proba(Xt)
+    monkeypatch.setattr(cnn, "PREDICT_BATCH", 128)  # batches of 128, 128, 128 and 116
+    np.testing.assert_allclose(tta.predict_proba(Xt), whole, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(tta.predict_proba(Xt[::-1]), whole[::-1], rtol=1e-5, atol=1e-7)
+
+
 def test_cnn_saved_before_tta_predicts_one_view(cnn_fit, mnist_small):
     """Check a model saved before tta_shifts existed loads with none, predicting as before."""
     state = cnn_fit.__getstate__()

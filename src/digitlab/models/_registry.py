@@ -148,9 +148,10 @@ for _spec in (
     # cnn and cnn-fast: 3 epochs in batches of 128; means of 3 seeds in BENCHMARKS.md (bench_cnn)
     ModelSpec("cnn", _cnn(), "convolutional network (PyTorch, five 3x3 convolutions, 3 epochs)", needs="torch",
               expensive=True),
-    ModelSpec("cnn-fast", _cnn(channels=(16, 32, 64)),
-              "smaller convolutional network (16, 32, 64 channels), half the work of cnn", needs="torch",
-              expensive=True),
+    # cnn-fast predicts from 5 shifted views: 99.53% against 99.49% from one (same 3 networks)
+    ModelSpec("cnn-fast", _cnn(channels=(16, 32, 64), tta_shifts=1),
+              "smaller convolutional network (16, 32, 64 channels), half the work of cnn, "
+              "predicting from 5 shifted views", needs="torch", expensive=True),
     # 15 epochs in batches of 256 at peak 0.2, 5 views at test time: 99.71%, mean of 3 seeds, 446 s on
     # 2 cores (99.68% from the single view)
     ModelSpec("cnn-best", _cnn(max_epochs=15, batch_size=256, lr=0.2, tta_shifts=1),
