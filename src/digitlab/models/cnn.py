@@ -57,8 +57,9 @@ from .cnn_augment import AugmentKinds, augment_batch
 # MNIST centres each digit in a 20x20 box: a shift of more than its 4-pixel margin cuts strokes off
 MAX_TTA_SHIFTS = 3
 # images per forward pass in predict_proba: a 512-image batch's largest activation (16 x 28 x 28
-# floats each, 26 MB) stays under glibc's mmap threshold and mostly in cache; 2048 made cnn-fast's
-# 5-view prediction of the 10,000 test digits take 6.4-8.4 s instead of 4.1 s here
+# floats each, 26 MB) stays below glibc's largest mmap threshold (32 MB), so it can be reused
+# rather than page-faulted in afresh; 2048 (103 MB) made cnn-fast's 5-view prediction of the
+# 10,000 test digits take 6.4-8.4 s instead of 4.1 s here
 PREDICT_BATCH = 512
 INSTALL_HINT = "pip install 'digitlab[torch]' (CPU build: pip install torch==2.13.0)"
 
