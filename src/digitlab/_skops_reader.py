@@ -446,17 +446,19 @@ def _rebuild_neighbour_tree(knn) -> None:
                          **(knn.effective_metric_params_ or {}))
 
 
-def _check_params(estimator) -> None:
-    """A parameter of digitlab's own estimator drives loops at prediction (the CNN's
-    ``tta_shifts`` is a number of views): out of its declared range, the file is refused."""
+def _check_cnn(cnn) -> None:
+    """The CNN's parameters drive prediction (``tta_shifts`` is a number of views) and its
+    fitted layout decides how much memory the rebuilt network takes: out of range, or a layout
+    its stored weights do not fill, the file is refused."""
     try:
-        estimator._validate_params()
+        cnn._validate_params()
+        cnn.check_fitted_layout()
     except (ValueError, TypeError) as exc:
-        raise ModelError(f"{type(estimator).__name__}: {str(exc).splitlines()[0]}") from None
+        raise ModelError(f"{type(cnn).__name__}: {str(exc).splitlines()[0]}") from None
 
 
 _AFTER_BUILD = {
-    "digitlab.models.cnn.CNNClassifier": _check_params,
+    "digitlab.models.cnn.CNNClassifier": _check_cnn,
     "sklearn.svm._classes.SVC": _check_svc,
     "sklearn.neighbors._classification.KNeighborsClassifier": _rebuild_neighbour_tree,
 }

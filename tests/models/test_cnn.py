@@ -218,3 +218,28 @@ def test_a_model_file_asking_for_hostile_tta_views_is_refused_on_load(cnn_fit, t
     good = tmp_path / "good.skops"
     save_model(cnn_fit, good)
     assert load_model(good).tta_shifts == 0
+
+
+@pytest.mark.parametrize("attr, value", [("stages_", [[8], [10**6]]), ("stages_", [[8], [16], [16]]),
+                                         ("stages_", [[8], ["x"]]), ("image_side_", 30000),
+                                         ("image_side_", 7)],
+                         ids=["a-million-channels", "a-layer-more", "text", "huge-image", "small-image"])
+def test_a_model_file_whose_layout_does_not_fit_its_weights_is_refused_on_load(cnn_fit, tmp_path, attr, value):
+    """Check a shared model file cannot make `predict` or `serve` build a network its weights do
+    not fill: a million-channel layer (a 31 GB linear layer before the weights are even read), an
+    image side of 30,000 (3.6 GB of padding per digit). The layout is checked against the stored
+    weights when the file loads, without allocating the network it describes."""
+    import copy
+    import resource
+
+    from digitlab.exceptions import ModelError
+    from digitlab.persist import load_model, save_model
+
+    hostile = copy.deepcopy(cnn_fit)
+    setattr(hostile, attr, value)
+    path = tmp_path / "hostile.skops"
+    save_model(hostile, path)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ModelError, match=r"hostile\.skops: model file corrupted or modified \(CNNClassifier: "):
+        load_model(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: nothing big was built

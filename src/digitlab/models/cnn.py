@@ -230,7 +230,7 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         if len(self.classes_) < 2:
             raise ValueError(f"CNNClassifier needs samples of at least 2 classes, got one class: "
                              f"{self.classes_.tolist()[0]!r}")
-        self.image_side_ = max(8, math.ceil(math.sqrt(X.shape[1])))
+        self.image_side_ = _side_for(X.shape[1])
         self.stages_ = stages_of(self.channels)
         seed = self._seed()
         with _threads(torch, self.n_threads), keep_freed_memory():
@@ -344,17 +344,52 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         module = getattr(self, "module_", None)
         if module is None:
             torch = _torch()
-            stages = getattr(self, "stages_", None)
-            if stages is None:
-                # saved before stages_ existed: one convolution per block, every block pooled
-                module = _build_module(self.image_side_, len(self.classes_), [[int(c)] for c in self.channels],
-                                       self.dropout, final_pool=True)
-            else:
-                module = _build_module(self.image_side_, len(self.classes_), stages, self.dropout,
-                                       standardize=self.standardize)
+            module = self._empty_module()
             module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in self.state_dict_.items()})
             self.module_ = module.eval()
         return self.module_
+
+    def _empty_module(self):
+        """The network in the layout ``state_dict_`` was saved from, before its weights."""
+        stages = getattr(self, "stages_", None)
+        if stages is None:
+            # saved before stages_ existed: one convolution per block, every block pooled
+            return _build_module(self.image_side_, len(self.classes_), [[int(c)] for c in self.channels],
+                                 self.dropout, final_pool=True)
+        return _build_module(self.image_side_, len(self.classes_), stages, self.dropout,
+                             standardize=self.standardize)
+
+    def check_fitted_layout(self):
+        """Raise ValueError unless the layout a fitted CNN is rebuilt from (``stages_``,
+        ``image_side_``, ``classes_``) is the one its ``state_dict_`` fills.
+
+        For a model file from elsewhere: prediction builds the network before loading the weights,
+        so a crafted layout could make it allocate gigabytes (a million channels: a 31 GB linear
+        layer) that no stored weight accounts for. Layers are counted against the stored
+        convolutions first, then the network is built on torch's ``meta`` device (shapes only, no
+        memory) and compared weight by weight.
+        """
+        if self.image_side_ != _side_for(self.n_features_in_):
+            raise ValueError(f"image_side_={self.image_side_!r} does not fit {self.n_features_in_!r} features")
+        stages = getattr(self, "stages_", None)
+        layers = [c for stage in stages for c in stage] if stages is not None else list(self.channels)
+        convs = sum(np.ndim(v) == 4 for v in self.state_dict_.values())
+        if len(layers) != convs:
+            raise ValueError(f"the layout has {len(layers)} convolutions, the stored weights {convs}")
+        try:
+            import torch
+        except ImportError:
+            return  # nothing can be built without it: predict says how to install it
+        try:
+            with torch.device("meta"):
+                expected = {k: tuple(v.shape) for k, v in self._empty_module().state_dict().items()}
+        except (TypeError, ValueError, RuntimeError) as exc:
+            raise ValueError(f"layout {stages or self.channels!r}: {str(exc).splitlines()[0]}") from None
+        stored = {k: tuple(np.shape(v)) for k, v in self.state_dict_.items()}
+        for key in expected.keys() | stored.keys():
+            if expected.get(key) != stored.get(key):
+                raise ValueError(f"state_dict_[{key!r}]: the layout needs shape {expected.get(key)}, "
+                                 f"the file has {stored.get(key)}")
 
     def _seed(self):
         rs = self.random_state
@@ -383,6 +418,11 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         tags.non_deterministic = False
         tags.input_tags.sparse = False
         return tags
+
+
+def _side_for(n_features):
+    """Side of the square image *n_features* pixels are read as (zero-padded up to it; at least 8)."""
+    return max(8, math.ceil(math.sqrt(n_features)))
 
 
 def _views(images, shifts):
