@@ -1,5 +1,9 @@
 """What the browser tests share: Debian's Chromium (never a downloaded browser), its launch
-arguments, where screenshots go, and drawing on the page's canvas with the mouse."""
+arguments, where screenshots go, drawing on the page's canvas with the mouse and reading its answer.
+
+Waits go through Playwright's ``expect`` (its own injected script), never ``wait_for_function``
+with an expression: the page's CSP forbids ``eval``, which that function uses on each re-poll.
+"""
 
 from __future__ import annotations
 
@@ -21,3 +25,14 @@ def draw(pg, strokes):
         for x, y in stroke[1:]:
             pg.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=6)
         pg.mouse.up()
+
+
+def settled_digit(pg, timeout=60_000) -> str:
+    """The digit the page shows once no prediction is asked for and unanswered (the result card's
+    aria-busy, set by the page itself: no guessing how long a request takes)."""
+    from playwright.sync_api import expect
+
+    expect(pg.locator("#result")).to_have_attribute("aria-busy", "false", timeout=timeout)
+    digit = pg.locator("#digit").text_content()
+    assert digit != "–", f"the page settled on no answer: {pg.locator('#status').text_content()!r}"
+    return digit

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from _browser import ARTIFACTS, draw
+from _browser import ARTIFACTS, draw, settled_digit
 from _live import live_server
 
 QUICK = dict(params={"n_neighbors": 1}, limit=500, seed=0, cv=0, figures=False)  # a 1-NN fits in a blink
@@ -18,19 +20,6 @@ def base_run(tmp_path_factory, mnist):
     return root, training.train(mnist, "knn", runs_dir=root, **QUICK)
 
 
-def settled_prediction(pg) -> str:
-    """The digit shown once no prediction request is in flight any more."""
-    pg.wait_for_function("document.querySelector('#digit').textContent !== '–'")
-    last = None
-    for _ in range(50):  # poll until two reads 300 ms apart agree (the page sends at most one at a time)
-        pg.wait_for_timeout(300)
-        now = (pg.locator("#digit").text_content(), pg.locator("#seen").get_attribute("src"))
-        if now == last:
-            return now[0]
-        last = now
-    raise AssertionError("the prediction never settled")
-
-
 # an open loop with a tail: not quite any digit, so the small model's answer is worth correcting
 SCRIBBLE = [[(0.35, 0.3), (0.6, 0.25), (0.65, 0.45), (0.45, 0.55), (0.62, 0.62), (0.55, 0.82), (0.3, 0.78)]]
 
@@ -38,6 +27,8 @@ SCRIBBLE = [[(0.35, 0.3), (0.6, 0.25), (0.65, 0.45), (0.45, 0.55), (0.62, 0.62),
 def test_correct_a_drawing_then_retrain_reads_it(browser, base_run, mnist, tmp_path):
     """Check the whole loop: the 0-9 buttons after a prediction, a correction saved as a sample,
     `train --add` on it, and the new run (picked in the page) reads the same drawing as corrected."""
+    from playwright.sync_api import expect
+
     from digitlab import datasets, training
     from digitlab.web import create_app
 
@@ -52,13 +43,13 @@ def test_correct_a_drawing_then_retrain_reads_it(browser, base_run, mnist, tmp_p
             pg.wait_for_selector("#correct-buttons button", state="attached")
             assert pg.locator("#correct").is_hidden()  # nothing predicted yet
             draw(pg, SCRIBBLE)
-            before = settled_prediction(pg)
+            before = settled_digit(pg)
             assert pg.locator("#correct").is_visible()
             label = "4" if before != "4" else "9"
             with pg.expect_response(lambda r: "/api/collect" in r.url and r.request.method == "POST") as answer:
                 pg.locator("#correct-buttons button", has_text=label).click()
             assert answer.value.status == 201, answer.value.text()
-            pg.wait_for_function(f"document.querySelector('#status').textContent.startsWith('saved as {label}')")
+            expect(pg.locator("#status")).to_have_text(re.compile(f"^saved as {label}"))
             ARTIFACTS.mkdir(exist_ok=True)
             pg.screenshot(path=str(ARTIFACTS / "browser-collect.png"))
 
@@ -73,7 +64,7 @@ def test_correct_a_drawing_then_retrain_reads_it(browser, base_run, mnist, tmp_p
             with pg.expect_response(lambda r: "/api/predict" in r.url and new.id in r.url) as again:
                 pg.select_option("#run-select", new.id)  # the page re-predicts the same drawing
             assert again.value.status == 200
-            after = settled_prediction(pg)
+            after = settled_digit(pg)
         finally:
             pg.close()
     assert (before, after) == (before, label) and before != label
@@ -90,7 +81,7 @@ def test_buttons_hidden_without_collect(browser, base_run):
         try:
             pg.goto(base + "/")
             draw(pg, SCRIBBLE)
-            settled_prediction(pg)
+            settled_digit(pg)
             assert pg.locator("#correct").is_hidden()
             assert pg.locator("#correct-buttons button").count() == 0
         finally:

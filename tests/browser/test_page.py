@@ -7,9 +7,10 @@ kept in test-artifacts/ for a human to look at.
 from __future__ import annotations
 
 import math
+import threading
 
 import pytest
-from _browser import ARTIFACTS, draw
+from _browser import ARTIFACTS, draw, settled_digit
 from _live import live_server
 
 
@@ -41,16 +42,10 @@ def page(served, browser):
     pg.close()
 
 
-def shown_digit(pg):
-    pg.wait_for_function("document.querySelector('#digit').textContent !== '–'")
-    pg.wait_for_timeout(400)  # let the last in-flight prediction land
-    return pg.locator("#digit").text_content()
-
-
 def test_draw_seven_then_zero(page):
     """Check a 7 drawn in two strokes is shown as 7, then after Clear a 0 is shown as 0."""
     draw(page, [[(0.3, 0.22), (0.7, 0.22)], [(0.7, 0.22), (0.58, 0.5), (0.47, 0.8)]])
-    assert shown_digit(page) == "7"
+    assert settled_digit(page) == "7"
     bars = page.locator(".bar.best")
     assert bars.count() == 1
     assert page.locator("#seen").get_attribute("src").startswith("data:image/png;base64,")
@@ -61,7 +56,7 @@ def test_draw_seven_then_zero(page):
     assert page.locator("#digit").text_content() == "–"
     ring = [(0.5 + 0.17 * math.sin(t / 20 * 2 * math.pi), 0.5 - 0.28 * math.cos(t / 20 * 2 * math.pi)) for t in range(21)]
     draw(page, [ring])
-    assert shown_digit(page) == "0"
+    assert settled_digit(page) == "0"
     page.screenshot(path=str(ARTIFACTS / "browser-draw-0.png"))
 
 
@@ -95,7 +90,57 @@ def test_upload_file_without_a_type(page):
         page.set_input_files("#file", files=[{"name": "seven", "mimeType": "", "buffer": seven}])
     assert answer.value.status == 200
     assert answer.value.request.headers["content-type"] == "application/octet-stream"
-    assert shown_digit(page) == "7"
+    assert settled_digit(page) == "7"
+
+
+class HeldPredictions:
+    """ASGI wrapper that holds each /api/predict request until the test lets it through: a slow
+    server on demand, without guessing durations."""
+
+    def __init__(self, app):
+        self.app = app
+        self.arrived = threading.Semaphore(0)
+        self.release = threading.Semaphore(0)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["path"] == "/api/predict":
+            import anyio
+
+            self.arrived.release()
+            await anyio.to_thread.run_sync(self.release.acquire)
+        await self.app(scope, receive, send)
+
+
+def test_slow_answer_is_awaited_and_strokes_queue_behind_it(served, browser):
+    """Check the page while the server is slow: the result card is aria-busy from the first stroke
+    until the last drawing's answer is shown, strokes drawn meanwhile send one request (the newest
+    drawing) after the held one, never a second one in flight, and the shown answer is the last."""
+    from digitlab.web import create_app
+
+    _, run = served
+    held = HeldPredictions(create_app(run.path.parent, run.id))
+    with live_server(held) as base:
+        pg = browser.new_page(viewport={"width": 1100, "height": 720})
+        sent = []
+        pg.on("request", lambda r: sent.append(r.url) if "/api/predict" in r.url else None)
+        try:
+            pg.goto(base + "/")
+            card = pg.locator("#result")
+            assert card.get_attribute("aria-busy") == "false"
+            draw(pg, [[(0.3, 0.22), (0.7, 0.22)]])  # the 7's bar: its first request is held
+            assert held.arrived.acquire(timeout=60)
+            assert card.get_attribute("aria-busy") == "true"
+            draw(pg, [[(0.7, 0.22), (0.58, 0.5), (0.47, 0.8)]])  # the 7's stem, drawn meanwhile
+            assert pg.locator("#digit").text_content() == "–"
+            held.release.release()
+            assert held.arrived.acquire(timeout=60)  # the newest drawing, sent once the first returned
+            assert card.get_attribute("aria-busy") == "true"
+            held.release.release()
+            assert settled_digit(pg) == "7"
+            assert len(sent) == 2  # more would mean a request sent while another was in flight
+        finally:
+            held.release.release()  # never leave a request (and the server's shutdown) waiting
+            pg.close()
 
 
 EVIL_PAGE = """<!doctype html><html><body><script>
@@ -123,10 +168,10 @@ def test_other_site_cannot_post_to_the_api(served, browser):
     request is stopped at the preflight."""
     import base64
     import json
-    import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from _render import font_paths, png_bytes, render_digit
+    from playwright.sync_api import expect
 
     base, _ = served
     seven = png_bytes(render_digit(7, font_paths()[0], font_size=70, canvas=(160, 120)))
@@ -154,7 +199,7 @@ def test_other_site_cannot_post_to_the_api(served, browser):
         responses = []
         pg.on("response", lambda r: responses.append(r) if r.url.startswith(base) else None)
         pg.goto(origin + "/")
-        pg.wait_for_function("document.title === 'done'")
+        expect(pg).to_have_title("done", timeout=60_000)
         seen = [(r.request.method, r.status) for r in responses]
     finally:
         pg.close()

@@ -72,6 +72,14 @@ for (const type of ["pointerup", "pointercancel"]) {
 }
 
 // Live prediction: at most one request in flight; the newest drawing is sent when it returns.
+// The result card is aria-busy while any prediction is asked for and not yet shown, so a screen
+// reader (or a test) reads the settled answer, not each stroke's.
+let pending = 0;
+function busy(delta) {
+  pending += delta;
+  $("#result").setAttribute("aria-busy", String(pending > 0));
+}
+
 function schedule() {
   dirty = true;
   if (!inFlight) sendCanvas();
@@ -81,12 +89,14 @@ function sendCanvas() {
   if (!dirty || !hasInk) return;
   dirty = false;
   inFlight = true;
+  busy(+1);
   pad.toBlob(async (blob) => {
     try {
       await predict(blob);
     } finally {
       inFlight = false;
-      if (dirty) sendCanvas();
+      if (dirty) sendCanvas();  // stays busy: the newer drawing is counted before this one leaves
+      busy(-1);
     }
   }, "image/png");
 }
@@ -118,7 +128,8 @@ function useFile(file) {
   };
   img.onerror = () => URL.revokeObjectURL(url);
   img.src = url;
-  predict(file);  // the original bytes, not the canvas copy
+  busy(+1);
+  predict(file).finally(() => busy(-1));  // the original bytes, not the canvas copy
 }
 $("#file").addEventListener("change", (ev) => { useFile(ev.target.files[0]); ev.target.value = ""; });
 const drop = $("#drop");
@@ -246,8 +257,7 @@ async function loadRuns() {
 
 $("#run-select").addEventListener("change", (ev) => {
   currentRun = ev.target.value;
-  dirty = true;
-  sendCanvas();  // re-predict the current drawing with the new model
+  schedule();  // re-predict the current drawing with the new model (after any answer in flight)
 });
 
 function fmt(v, digits) { return v == null ? "–" : Number(v).toFixed(digits); }
