@@ -12,6 +12,8 @@ def save_figure(fig, path, *, dpi: int = 110) -> Path:
 
     path = Path(path)
     fmt = path.suffix.lstrip(".") or "png"
+    for ax in fig.axes:  # a title wider than the room beside its axes breaks a line, not the edge
+        ax.title.set_wrap(True)
     with atomic_path(path) as tmp:
         # constrained layout already fits labels and titles; "tight" would draw the figure twice
         tight = None if fig.get_layout_engine() is not None else "tight"

@@ -64,6 +64,18 @@ def read_index(run) -> list[dict]:
     return []
 
 
+LABEL_WIDTH = 14  # characters of a class name a figure shows; a caption always says it in full
+
+
+def figure_labels(classes) -> list[str]:
+    """*classes* as a figure shows them: a name longer than LABEL_WIDTH keeps its start and end
+    around an ellipsis (``digit_s…_alice``), so a long folder name cannot squeeze the plot to
+    nothing. If that made two names alike, the full names are kept: right before tidy."""
+    keep = LABEL_WIDTH - 1
+    shown = [c if len(c) <= LABEL_WIDTH else c[:(keep + 1) // 2] + "…" + c[-(keep // 2):] for c in classes]
+    return shown if len(set(shown)) == len(set(classes)) else list(classes)
+
+
 def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
     """Draw and save every figure that applies to *result*; return ``[{file, title, caption}]``.
 
@@ -92,7 +104,8 @@ def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
 
     folder = Path(folder)
     out: list[dict] = []
-    classes = list(result.classes)
+    classes = list(result.classes)  # in captions
+    shown = figure_labels(classes)  # in the figures
     labels = np.arange(len(classes))
 
     def save(disp, name, title, caption):
@@ -103,11 +116,15 @@ def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
     y_t, y_p = (arrays["cv_y_true"], arrays["cv_pred"]) if cv else (arrays["y_true"], arrays["y_pred"])
     where = "cross-validated on the training set" if cv else "on the test set"
     n = len(y_t)
-    rot = "vertical" if max(map(len, classes)) > 3 else "horizontal"
-    size = (4.8, 4.0) if len(classes) == 2 else (7.5, 6.2)
+    longest = max(map(len, shown))
+    rot = "vertical" if longest > 3 else "horizontal"
+    # a binary matrix is small: grow it by its labels' extra characters (rows to the left, columns
+    # below) so its square cells, and the title above them, keep their size
+    extra = 0.08 * max(0, longest - 5)
+    size = (4.8 + extra, 4.0 + extra) if len(classes) == 2 else (7.5, 6.2)
 
     ax = new_figure(size).subplots()
-    disp = ConfusionMatrixDisplay.from_predictions(y_t, y_p, labels=labels, display_labels=classes, ax=ax,
+    disp = ConfusionMatrixDisplay.from_predictions(y_t, y_p, labels=labels, display_labels=shown, ax=ax,
                                                    xticks_rotation=rot, cmap="Blues",
                                                    title=f"Confusion matrix ({where})")
     correct = int(np.trace(disp.confusion_matrix))
@@ -116,7 +133,7 @@ def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
          f"the {correct:,} correct answers sit on the diagonal and every other cell is a mistake.")
 
     ax = new_figure(size).subplots()
-    disp = ConfusionMatrixDisplay.from_predictions(y_t, y_p, labels=labels, display_labels=classes, ax=ax,
+    disp = ConfusionMatrixDisplay.from_predictions(y_t, y_p, labels=labels, display_labels=shown, ax=ax,
                                                    errors_only=True, xticks_rotation=rot,
                                                    title=f"Errors by true class ({where})")
     cm = disp.confusion_matrix
@@ -149,7 +166,7 @@ def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
              f"precision goes up and recall goes down{at}.")
 
         disp = PrecisionRecallDisplay.from_predictions(
-            y_dt, y_score, target=target if hit else None, name=f"{pos} detector",
+            y_dt, y_score, target=target if hit else None, name=f"{shown[-1]} detector",
             ax=new_figure((5.2, 5)).subplots(), title=f"Precision versus recall ({where})")
         save(disp, "precision_recall.png", "Precision–recall curve",
              f"Every point is one threshold: how many of the images flagged as {pos} really are "
@@ -157,7 +174,7 @@ def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
              f"average precision {det.get('average_precision') or 0:.3f}.")
 
         disp = RocCurveDisplay.from_predictions(
-            y_dt, y_score, threshold=target.get("threshold") if hit else None, name=f"{pos} detector",
+            y_dt, y_score, threshold=target.get("threshold") if hit else None, name=f"{shown[-1]} detector",
             ax=new_figure((5.2, 5)).subplots(), title=f"ROC curve ({where})")
         save(disp, "roc.png", "ROC curve",
              f"The share of {pos}s found against the share of other images wrongly flagged, over all "
@@ -166,7 +183,7 @@ def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
     if result.linear and model is not None:
         try:
             disp = CoefficientImagesDisplay.from_estimator(model, image_shape=tuple(result.image_shape),
-                                                           classes=classes)
+                                                           classes=shown)
         except ValueError:  # e.g. a feature-reducing step before the classifier: no pixel images
             disp = None
         if disp is not None:
@@ -177,7 +194,7 @@ def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
     y_true, y_pred, proba = arrays["y_true"], arrays["y_pred"], arrays.get("y_proba")
     y_score = arrays.get("y_score")
     disp = ErrorGalleryDisplay.from_predictions(images, y_true, y_pred, y_proba=proba, y_score=y_score,
-                                                classes=classes)
+                                                classes=shown)
     n_err = disp.n_errors_total
     order = (", most confident mistakes first, with the probability the model gave its wrong answer"
              if proba is not None else ", those furthest from the decision threshold first"
@@ -187,7 +204,7 @@ def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
          f"and the predicted class{order}.")
 
     if result.confused_pairs:
-        disp = ConfusedPairsDisplay.from_predictions(images, y_true, y_pred, classes=classes,
+        disp = ConfusedPairsDisplay.from_predictions(images, y_true, y_pred, classes=shown,
                                                      n_pairs=min(4, len(result.confused_pairs)))
         p = result.confused_pairs[0]
         save(disp, "confused_pairs.png", "Most confused pairs",
@@ -195,7 +212,7 @@ def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
              f"commonest is {classes[p['true']]} read as {classes[p['pred']]} ({p['count']:,} times).")
 
     if proba is not None:
-        disp = ProbaBarsDisplay.from_predictions(images, proba, y_true=y_true, classes=classes)
+        disp = ProbaBarsDisplay.from_predictions(images, proba, y_true=y_true, classes=shown)
         save(disp, "proba_bars.png", "Predicted probabilities",
              "For a few test images, right and wrong, the probability the model gives each class: "
              "blue is its answer and red the true class when the answer is wrong.")
