@@ -27,12 +27,17 @@ def draw(pg, strokes):
         pg.mouse.up()
 
 
-def settled_digit(pg, timeout=60_000) -> str:
-    """The digit the page shows once no prediction is asked for and unanswered (the result card's
-    aria-busy, set by the page itself: no guessing how long a request takes)."""
+def wait_idle(pg, timeout=60_000):
+    """Wait until no prediction is asked for and unanswered: the result card's aria-busy, set by
+    the page itself (no guessing how long a request takes)."""
     from playwright.sync_api import expect
 
     expect(pg.locator("#result")).to_have_attribute("aria-busy", "false", timeout=timeout)
+
+
+def settled_digit(pg) -> str:
+    """The digit the page shows once it is idle."""
+    wait_idle(pg)
     digit = pg.locator("#digit").text_content()
     assert digit != "–", f"the page settled on no answer: {pg.locator('#status').text_content()!r}"
     return digit

@@ -10,7 +10,7 @@ import math
 import threading
 
 import pytest
-from _browser import ARTIFACTS, draw, settled_digit
+from _browser import ARTIFACTS, draw, settled_digit, wait_idle
 from _live import live_server
 
 
@@ -54,7 +54,8 @@ def test_draw_seven_then_zero(page):
 
     page.click("#clear")
     assert page.locator("#digit").text_content() == "–"
-    ring = [(0.5 + 0.17 * math.sin(t / 20 * 2 * math.pi), 0.5 - 0.28 * math.cos(t / 20 * 2 * math.pi)) for t in range(21)]
+    turn = [t / 20 * 2 * math.pi for t in range(21)]
+    ring = [(0.5 + 0.17 * math.sin(a), 0.5 - 0.28 * math.cos(a)) for a in turn]
     draw(page, [ring])
     assert settled_digit(page) == "0"
     page.screenshot(path=str(ARTIFACTS / "browser-draw-0.png"))
@@ -99,11 +100,12 @@ class HeldPredictions:
 
     def __init__(self, app):
         self.app = app
+        self.holding = True
         self.arrived = threading.Semaphore(0)
         self.release = threading.Semaphore(0)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["path"] == "/api/predict":
+        if self.holding and scope["type"] == "http" and scope["path"] == "/api/predict":
             import anyio
 
             self.arrived.release()
@@ -140,6 +142,34 @@ def test_slow_answer_is_awaited_and_strokes_queue_behind_it(served, browser):
             assert len(sent) == 2  # more would mean a request sent while another was in flight
         finally:
             held.release.release()  # never leave a request (and the server's shutdown) waiting
+            pg.close()
+
+
+def test_answer_for_a_cleared_drawing_is_not_shown(served, browser):
+    """Check Clear while the server is still answering: the late answer (here an error: the first
+    request carries one dot) is dropped, so the empty pad shows nothing of it, and the next drawing
+    is read."""
+    from digitlab.web import create_app
+
+    _, run = served
+    held = HeldPredictions(create_app(run.path.parent, run.id))
+    with live_server(held) as base:
+        pg = browser.new_page(viewport={"width": 1100, "height": 720})
+        try:
+            pg.goto(base + "/")
+            draw(pg, [[(0.3, 0.22), (0.7, 0.22)]])
+            assert held.arrived.acquire(timeout=60)
+            pg.click("#clear")
+            held.release.release()
+            wait_idle(pg)  # the held answer has come back
+            assert pg.locator("#digit").text_content() == "–"
+            assert pg.locator("#confidence").text_content() == "draw a digit"
+            assert pg.locator("#status").text_content() == ""  # nor the late answer's error
+            held.holding = False
+            draw(pg, [[(0.3, 0.22), (0.7, 0.22)], [(0.7, 0.22), (0.58, 0.5), (0.47, 0.8)]])
+            assert settled_digit(pg) == "7"
+        finally:
+            held.release.release()
             pg.close()
 
 

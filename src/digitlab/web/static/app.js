@@ -29,11 +29,14 @@ const predictUrl = () => "/api/predict" + (currentRun ? "?run=" + encodeURICompo
 const pad = $("#pad");
 const ctx = pad.getContext("2d");
 let drawing = false, dirty = false, inFlight = false, hasInk = false, last = null;
+// Predictions are numbered; an answer is shown only if nothing newer was shown (or cleared) first.
+let asked = 0, answered = 0;
 
 function clearPad() {
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, pad.width, pad.height);
   hasInk = false;
+  answered = asked;  // answers still on their way are for a drawing that is gone
   showEmpty("draw a digit");
 }
 
@@ -105,23 +108,31 @@ async function predict(body) {
   // always an image/* or octet-stream type: the server refuses bodies any other site could post
   // (no type, text/plain, forms), and a dropped file's type can be empty
   const type = body.type && body.type.startsWith("image/") ? body.type : "application/octet-stream";
+  const n = ++asked;
+  let r, error = null;
   try {
-    const r = await api(predictUrl(), { method: "POST", body, headers: { "content-type": type } });
-    show(r);
-    shown = { body, type, run: r.run, size: r.size };
-    showCorrect();
+    r = await api(predictUrl(), { method: "POST", body, headers: { "content-type": type } });
   } catch (err) {
-    showEmpty(err.message, true);
+    error = err;
   }
+  if (n <= answered) return;
+  answered = n;
+  if (error) {
+    showEmpty(error.message, true);
+    return;
+  }
+  show(r);
+  shown = { body, type, run: r.run, size: r.size };
+  showCorrect();
 }
 
 // ---- upload & drag-and-drop --------------------------------------------------------------------
 function useFile(file) {
   if (!file) return;
+  clearPad();  // before asking: the upload's answer must be newer than the clearing
   const url = URL.createObjectURL(file);
   const img = new Image();
   img.onload = () => {  // show the upload on the pad, scaled to fit
-    clearPad();
     const s = Math.min(pad.width / img.width, pad.height / img.height);
     ctx.drawImage(img, (pad.width - img.width * s) / 2, (pad.height - img.height * s) / 2, img.width * s, img.height * s);
     URL.revokeObjectURL(url);
