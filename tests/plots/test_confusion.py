@@ -37,6 +37,9 @@ def test_errors_only_zeroes_diagonal_and_normalises_rows(pyplot, preds):
     assert np.allclose(shown.sum(axis=1), 1 - np.diag(cm) / cm.sum(axis=1))
     assert disp.text_[0, 0].get_text() == "0.0%"
     assert [t.get_text() for t in disp.ax_.get_xticklabels()] == [str(i) for i in range(10)]
+    disp.figure_.canvas.draw()
+    bar = [t.get_text() for t in disp.im_.colorbar.ax.get_yticklabels() if t.get_text()]
+    assert bar and all(t.endswith("%") for t in bar), bar  # the colour bar in the cells' unit
 
 
 @pytest.mark.parametrize("source", ["cv", "test"])

@@ -47,6 +47,10 @@ class ConfusionMatrixDisplay(_SkConfusionMatrixDisplay):
             kwargs.setdefault("values_format", ".1%")
             kwargs.setdefault("cmap", "Reds")
             disp = cls(cm, display_labels=display_labels).plot(ax=ax, **kwargs)
+            if disp.im_.colorbar is not None:  # in percent like the cells, not in fractions
+                from matplotlib.ticker import PercentFormatter
+
+                disp.im_.colorbar.ax.yaxis.set_major_formatter(PercentFormatter(xmax=1))
         if title:
             disp.ax_.set_title(title)
         return disp
