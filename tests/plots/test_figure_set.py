@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from digitlab.plots import figure_set
-from digitlab.plots.figure_set import LABEL_WIDTH, figure_labels
+from digitlab.plots._labels import LABEL_WIDTH, figure_labels
 
 
 def test_short_names_are_shown_as_they_are():

@@ -9,11 +9,16 @@ from .._atomic import atomic_path
 
 def save_figure(fig, path, *, dpi: int = 110) -> Path:
     import matplotlib.pyplot as plt
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
 
     path = Path(path)
     fmt = path.suffix.lstrip(".") or "png"
-    for ax in fig.axes:  # a title wider than the room beside its axes breaks a line, not the edge
-        ax.title.set_wrap(True)
+    if isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine):
+        # a title wider than the room beside its axes breaks a line, not the edge; the layout
+        # makes room for the second line. Galleries reserve one title line per panel (`_grid`):
+        # a wrapped title there would run into the panel above
+        for ax in fig.axes:
+            ax.title.set_wrap(True)
     with atomic_path(path) as tmp:
         # constrained layout already fits labels and titles; "tight" would draw the figure twice
         tight = None if fig.get_layout_engine() is not None else "tight"

@@ -17,6 +17,7 @@ from .._atomic import write_text
 from .._files import MAX_JSON_BYTES, read_input_bytes
 from ..exceptions import DataError
 from ..runs import EVAL_FILE, FIGURES_DIR
+from ._labels import figure_labels
 from ._save import new_figure, save_figure
 
 INDEX_FILE = "figures.json"
@@ -62,18 +63,6 @@ def read_index(run) -> list[dict]:
         return [f for f in items if isinstance(f, dict) and all(isinstance(f.get(k), str)
                                                                 for k in ("file", "title", "caption"))]
     return []
-
-
-LABEL_WIDTH = 14  # characters of a class name a figure shows; a caption always says it in full
-
-
-def figure_labels(classes) -> list[str]:
-    """*classes* as a figure shows them: a name longer than LABEL_WIDTH keeps its start and end
-    around an ellipsis (``digit_s…_alice``), so a long folder name cannot squeeze the plot to
-    nothing. If that made two names alike, the full names are kept: right before tidy."""
-    keep = LABEL_WIDTH - 1
-    shown = [c if len(c) <= LABEL_WIDTH else c[:(keep + 1) // 2] + "…" + c[-(keep // 2):] for c in classes]
-    return shown if len(set(shown)) == len(set(classes)) else list(classes)
 
 
 def draw_all(folder, result, arrays: dict, images, model=None) -> list[dict]:
