@@ -65,3 +65,22 @@ def test_long_class_names_cannot_squeeze_the_figures(digits, drawn, tmp_path):
             assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, (name, text)
     index = figure_set.read_index(run)
     assert any(long in f["caption"] for f in index)
+
+
+def test_displays_from_a_run_name_classes_as_its_figures_do(digits, tmp_path, pyplot):
+    """Check the Displays' ``from_run`` (a notebook's way in) show a long class name as the run's
+    saved figures do, not whole: the confusion matrix's ticks, the detector curves' legends."""
+    import digitlab
+    from digitlab.plots import ConfusionMatrixDisplay, ErrorGalleryDisplay, PrecisionRecallDisplay, RocCurveDisplay
+
+    long = "the handwritten digit five, as drawn by the second-year class"
+    ds = replace(digits, classes=tuple(long if c == "5" else c for c in digits.classes))
+    run = digitlab.train(ds, "sgd", detect=5, test_size=0.25, cv=0, figures=False, runs_dir=tmp_path)
+    short = figure_labels(["not " + long, long])
+    assert all(len(s) <= LABEL_WIDTH for s in short)
+    cm = ConfusionMatrixDisplay.from_run(run)
+    assert [t.get_text() for t in cm.ax_.get_yticklabels()] == short
+    for curve in (PrecisionRecallDisplay, RocCurveDisplay):
+        assert curve.from_run(run).line_.get_label().startswith(f"{short[1]} detector")
+    gallery = ErrorGalleryDisplay.from_run(run)
+    assert not any(long in ax.get_title() for ax in gallery.figure_.axes)

@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 
-from ._run_data import as_run
 from ._grid import NO_TICKS
+from ._labels import figure_labels
+from ._run_data import as_run
 from ._save import new_figure
 
 
@@ -81,8 +82,8 @@ class CoefficientImagesDisplay:
         """Coefficients of a run's model (loaded with the usual checks)."""
         run = as_run(run)
         return cls.from_estimator(run.load_model(), image_shape=run.info.dataset.shape or None,
-                                  classes=run.classes or None, suptitle=f"Coefficients of {run.info.model.name}",
-                                  figure=figure)
+                                  classes=figure_labels(run.classes) if run.classes else None,
+                                  suptitle=f"Coefficients of {run.info.model.name}", figure=figure)
 
     def plot(self, *, figure=None, cmap="RdBu_r", n_cols=5):
         """Draw one panel per row of ``coef``; returns ``self``.

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._run_data import as_run, load_result, test_images
 from ._grid import image_grid
+from ._labels import figure_labels
+from ._run_data import as_run, load_result, test_images
 
 
 class ConfusedPairsDisplay:
@@ -67,7 +68,7 @@ class ConfusedPairsDisplay:
         ev = load_result(run)
         arrays = ev.predictions
         return cls.from_predictions(test_images(run, split), arrays["y_true"], arrays["y_pred"],
-                                    classes=ev.classes, n_pairs=n_pairs, n_examples=n_examples,
+                                    classes=figure_labels(ev.classes), n_pairs=n_pairs, n_examples=n_examples,
                                     figure=figure)
 
     def plot(self, *, figure=None, n_examples=None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import ConfusionMatrixDisplay as _SkConfusionMatrixDisplay
 
+from ._labels import figure_labels
 from ._run_data import as_run, load_result
 
 
@@ -78,7 +79,7 @@ class ConfusionMatrixDisplay(_SkConfusionMatrixDisplay):
             y_true, y_pred = arrays["y_true"], arrays["y_pred"]
         else:
             raise ValueError(f"source must be 'auto', 'cv' or 'test', got {source!r}")
-        classes = ev.classes
+        classes = figure_labels(ev.classes)
         where = "cross-validated, training set" if source == "cv" else "test set"
         title = kwargs.pop("title", None) or (
             f"Errors by true class ({where})" if errors_only else f"Confusion matrix ({where})")

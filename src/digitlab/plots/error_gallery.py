@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from ._labels import figure_labels
 from ._run_data import as_run, load_result, test_images
 from .digit_grid import DigitGridDisplay
 
@@ -85,7 +86,7 @@ class ErrorGalleryDisplay:
         arrays = ev.predictions
         return cls.from_predictions(test_images(run, split), arrays["y_true"], arrays["y_pred"],
                                     y_proba=arrays.get("y_proba"), y_score=arrays.get("y_score"),
-                                    classes=ev.classes,
+                                    classes=figure_labels(ev.classes),
                                     max_images=max_images, figure=figure)
 
     def plot(self, *, figure=None, n_cols=6):

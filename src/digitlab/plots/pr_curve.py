@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sklearn.metrics import PrecisionRecallDisplay as _SkPrecisionRecallDisplay
 
+from ._labels import figure_labels
 from ._run_data import detector_curve_data
 
 
@@ -49,6 +50,6 @@ class PrecisionRecallDisplay(_SkPrecisionRecallDisplay):
     def from_run(cls, run, *, ax=None, **kwargs):
         """The detector's curve from a run's cross-validated scores (test scores without CV)."""
         y_true, y_score, where, ev, det = detector_curve_data(run, "a precision-recall curve")
-        kwargs.setdefault("name", ev.classes[-1] + " detector")
+        kwargs.setdefault("name", figure_labels(ev.classes)[-1] + " detector")
         kwargs.setdefault("title", f"Precision versus recall ({where})")
         return cls.from_predictions(y_true, y_score, target=det.get("target"), ax=ax, **kwargs)

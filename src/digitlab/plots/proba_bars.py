@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 
-from ._run_data import as_run, load_result, require, test_images
 from ._grid import NO_TICKS
+from ._labels import figure_labels
+from ._run_data import as_run, load_result, require, test_images
 from ._save import new_figure
 
 
@@ -76,7 +77,7 @@ class ProbaBarsDisplay:
         arrays = ev.predictions
         proba = require(arrays, "y_proba", run, "probability bars (the model has no predict_proba)")
         return cls.from_predictions(test_images(run, split), proba, y_true=arrays["y_true"],
-                                    classes=ev.classes, index=index, n=n, figure=figure)
+                                    classes=figure_labels(ev.classes), index=index, n=n, figure=figure)
 
     def plot(self, *, figure=None):
         """Draw the rows; returns ``self``.

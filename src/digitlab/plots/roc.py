@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import RocCurveDisplay as _SkRocCurveDisplay
 
+from ._labels import figure_labels
 from ._run_data import detector_curve_data
 
 
@@ -57,7 +58,7 @@ class RocCurveDisplay(_SkRocCurveDisplay):
     def from_run(cls, run, *, ax=None, **kwargs):
         """The detector's ROC curve from a run's cross-validated scores (test scores without CV)."""
         y_true, y_score, where, ev, det = detector_curve_data(run, "a ROC curve")
-        kwargs.setdefault("name", ev.classes[-1] + " detector")
+        kwargs.setdefault("name", figure_labels(ev.classes)[-1] + " detector")
         kwargs.setdefault("title", f"ROC curve ({where})")
         t = det.get("target") or {}
         return cls.from_predictions(y_true, y_score, threshold=t.get("threshold"), ax=ax, **kwargs)
