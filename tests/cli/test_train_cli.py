@@ -316,3 +316,19 @@ def test_split_limit_keeping_almost_everything(tmp_path):
     assert len(split.train) == 24
     small = split.limit(15, seed=0)
     assert len(small.train) == 15 and len(small.test) == 15
+
+
+@pytest.mark.parametrize("name", ["$x^{2$", r"$\frac{$", "a$b$"], ids=["unclosed-group", "bad-command", "dollars"])
+def test_attack_class_folder_named_like_a_formula_is_drawn_as_text(run_cli, tmp_path, name):
+    """Check a class sub-folder whose name matplotlib would parse as a formula (`$...$`): train
+    draws every figure with the name as plain text (it ended in 'unexpected internal error',
+    exit 70), and so do `data show` and `data hist`."""
+    data = image_folder(tmp_path / "data", {name: 12, "one": 12})
+    code, out, err = run_cli("train", "--dataset", data, "--model", "logreg", "--cv", "2",
+                             "--runs-dir", tmp_path / "runs", "--json")
+    assert code == 0, err
+    figures = tmp_path / "runs" / json.loads(out)["id"] / "figures"
+    assert len(list(figures.glob("*.png"))) >= 4
+    for command in ("show", "hist"):
+        code, _, err = run_cli("data", command, data, "-o", tmp_path / f"{command}.png")
+        assert code == 0 and (tmp_path / f"{command}.png").stat().st_size > 0, err
