@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -36,6 +37,31 @@ def wait_for(predicate, proc, timeout=120.0, what="condition"):
             return
         if proc.poll() is not None:
             raise AssertionError(f"process exited ({proc.returncode}) before {what}")
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stop_when(predicate, proc, timeout=120.0, what="condition"):
+    """Leave *proc* stopped (SIGSTOP) at a moment *predicate* holds, checked only while it is
+    stopped: what follows (a signal) then reaches it in that state, however slow this process is.
+
+    Waiting for a file and then signalling races the work that follows the file: on a loaded
+    machine the child may finish first. The caller sends its signal, then SIGCONT.
+    """
+    import psutil
+
+    child = psutil.Process(proc.pid)
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        proc.send_signal(signal.SIGSTOP)
+        while proc.poll() is None and child.status() not in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE):
+            time.sleep(0.005)  # SIGSTOP is delivered asynchronously
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited ({proc.returncode}) before {what}")
+        if predicate():
+            return
+        proc.send_signal(signal.SIGCONT)
         time.sleep(0.05)
     proc.kill()
     raise AssertionError(f"timed out waiting for {what}")
