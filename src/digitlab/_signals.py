@@ -59,3 +59,28 @@ def sigterm_as_interrupt():
 def terminated() -> bool:
     """Whether SIGTERM arrived (an estimator may have swallowed the :class:`Terminated` itself)."""
     return _received is not None
+
+
+@contextlib.contextmanager
+def quiet_pool_teardown():
+    """Within the block, an exception in the manager thread of a worker pool that is shutting down
+    is not printed.
+
+    When Ctrl-C or SIGTERM aborts a joblib pool, loky's ``ExecutorManagerThread`` can trip over
+    the work the abort just dropped (``KeyError`` in ``add_call_item_to_queue``, seen under load)
+    and print a traceback beside the CLI's one-line "interrupted"/"terminated". That thread is
+    recognised by its ``executor_flags`` (loky's shutdown state), so anything else still prints.
+    """
+    previous = threading.excepthook
+
+    def hook(args):
+        flags = getattr(args.thread, "executor_flags", None)
+        if getattr(flags, "shutdown", False) is True:
+            return
+        previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous

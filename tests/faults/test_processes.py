@@ -120,3 +120,40 @@ def test_sigterm_handler_is_scoped_and_keeps_an_inherited_ignore():
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and not _signals.terminated()
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def _thread_failing(shutdown):
+    """A thread like loky's manager thread (``executor_flags``) that raises KeyError."""
+    import threading
+    import types
+
+    class Manager(threading.Thread):
+        executor_flags = types.SimpleNamespace(shutdown=shutdown)
+
+        def run(self):
+            raise KeyError(1)
+
+    return Manager(name="ExecutorManagerThread")
+
+
+def test_pool_teardown_noise_is_not_printed_but_other_thread_errors_are(monkeypatch):
+    """Check the CLI's hook: loky's manager thread failing while its pool shuts down (Ctrl-C,
+    SIGTERM) reaches no printer; the same thread failing in a running pool, or any other thread,
+    still reaches the hook that was there before, which is back afterwards."""
+    import threading
+
+    from digitlab import _signals
+
+    shown = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: shown.append((args.thread.name, args.exc_type)))
+    before = threading.excepthook
+    with _signals.quiet_pool_teardown():
+        for shutdown in (True, False):
+            t = _thread_failing(shutdown)
+            t.start()
+            t.join()
+        other = threading.Thread(target=lambda: 1 / 0, name="other")
+        other.start()
+        other.join()
+    assert threading.excepthook is before
+    assert shown == [("ExecutorManagerThread", KeyError), ("other", ZeroDivisionError)]

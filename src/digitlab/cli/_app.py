@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     handler.setFormatter(_SafeFormatter("%(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
     debug = os.environ.get("DIGITLAB_DEBUG") not in (None, "", "0") or "--debug" in (argv or sys.argv)
-    with _signals.sigterm_as_interrupt():
+    with _signals.sigterm_as_interrupt(), _signals.quiet_pool_teardown():
         try:
             rv = cli.main(args=argv, prog_name="digitlab", standalone_mode=False)
         except BaseException as exc:  # noqa: BLE001 - the last line of defence
